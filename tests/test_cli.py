@@ -1,0 +1,73 @@
+"The `clhoi` command as a user meets it: exit codes, one-line errors, JSON output."
+import json, subprocess
+from pathlib import Path
+
+import pytest
+
+def clhoi(*args, timeout=120):
+    return subprocess.run(['clhoi', *map(str, args)], capture_output=True, text=True, timeout=timeout)
+
+def one_line_error(r):
+    assert r.returncode == 2, (r.returncode, r.stdout, r.stderr)
+    assert 'Traceback' not in r.stderr, r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+# Two images, hand-made: one person riding a motorcycle (HOI 154), one person holding a cup (HOI 298).
+GT = [{'file_name': 'a.jpg', 'annotations': [{'bbox': [10, 10, 50, 90], 'category_id': 1},
+                                            {'bbox': [0, 40, 80, 100], 'category_id': 4}],
+       'hoi_annotation': [{'subject_id': 0, 'object_id': 1, 'category_id': 77}]},
+      {'file_name': 'b.jpg', 'annotations': [{'bbox': [10, 10, 50, 90], 'category_id': 1},
+                                            {'bbox': [40, 40, 60, 60], 'category_id': 47}],
+       'hoi_annotation': [{'subject_id': 0, 'object_id': 1, 'category_id': 37}]}]
+
+def preds_from(gt, score=0.9):
+    return [{'file_name': g['file_name'], 'predictions': g['annotations'],
+             'hoi_prediction': [dict(h, score=score) for h in g['hoi_annotation']]} for g in gt]
+
+@pytest.fixture
+def files(tmp_path):
+    gt, pred = tmp_path/'gt.json', tmp_path/'pred.json'
+    gt.write_text(json.dumps(GT)); pred.write_text(json.dumps(preds_from(GT)))
+    return gt, pred
+
+def test_evaluate_json_perfect_detector(files):
+    gt, pred = files
+    r = clhoi('evaluate', '--dataset', 'hico-det', '--gt', gt, '--pred', pred, '--json')
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert set(out) >= {'full', 'rare', 'non_rare'}
+    # 600 classes, two of them with ground truth, both detected perfectly: full = 2 * 100 / 600
+    assert abs(out['full'] - 200 / 600) < 1e-9
+
+def test_evaluate_table(files):
+    gt, pred = files
+    r = clhoi('evaluate', '--dataset', 'hico-det', '--gt', gt, '--pred', pred)
+    assert r.returncode == 0 and 'Full' in r.stdout and 'Non-rare' in r.stdout
+
+def test_evaluate_missing_file(files, tmp_path):
+    gt, _ = files
+    one_line_error(clhoi('evaluate', '--dataset', 'hico-det', '--gt', gt, '--pred', tmp_path/'nope.json'))
+
+def test_evaluate_bad_json(files, tmp_path):
+    gt, _ = files
+    bad = tmp_path/'bad.json'; bad.write_text('[{"file_name": ')
+    one_line_error(clhoi('evaluate', '--dataset', 'hico-det', '--gt', gt, '--pred', bad))
+
+def test_evaluate_invalid_box_names_the_image(files, tmp_path):
+    gt, _ = files
+    p = preds_from(GT); p[1]['predictions'][1]['bbox'] = [60, 40, 40, 60]   # x2 < x1
+    bad = tmp_path/'bad.json'; bad.write_text(json.dumps(p))
+    r = clhoi('evaluate', '--dataset', 'hico-det', '--gt', gt, '--pred', bad)
+    one_line_error(r); assert 'b.jpg' in r.stderr
+
+def test_evaluate_image_not_in_gt(files, tmp_path):
+    gt, _ = files
+    p = preds_from(GT); p[1]['file_name'] = 'zzz.jpg'
+    bad = tmp_path/'bad.json'; bad.write_text(json.dumps(p))
+    r = clhoi('evaluate', '--dataset', 'hico-det', '--gt', gt, '--pred', bad)
+    one_line_error(r); assert 'zzz.jpg' in r.stderr
+
+def test_unknown_dataset_is_a_usage_error(files):
+    gt, pred = files
+    r = clhoi('evaluate', '--dataset', 'hico', '--gt', gt, '--pred', pred)
+    assert r.returncode == 2 and 'Traceback' not in r.stderr and 'invalid choice' in r.stderr
