@@ -1,0 +1,172 @@
+"""Speed of the evaluators on inputs of the real test-set size, against plain-loop references.
+
+HICO-DET: 9,546 images, 600 HOI classes, about 33k ground-truth pairs, 100 scored triplets per image (QPIC's cap),
+seeded. `clhoi.evaluation.evaluate_hicodet` (vectorized) is timed against a plain per-class loop written here from
+the official MATLAB rules, and both must agree to 1e-9 on every class.
+
+    python benchmarks/eval_speed.py                  # full size (the loop reference takes a minute or two)
+    python benchmarks/eval_speed.py --small          # 500 images, seconds
+    python benchmarks/eval_speed.py --dataset all    # every dataset that has a benchmark part
+
+Each dataset part is a function `bench_<dataset>(small, seed) -> bool` (True when the evaluator agrees with its
+reference) registered in `BENCHMARKS`; `main` runs the chosen ones and exits 1 if any disagrees.
+"""
+import argparse, json, math, sys, tempfile, time
+from pathlib import Path
+
+import numpy as np
+
+# ---------------------------------------------------------------------------------------------------------------
+# HICO-DET
+
+def make_hicodet(n_images:int, seed:int=0, per_image:int=100):
+    "Seeded GT and prediction lists of the HICO-DET test shape (file format of clhoi.data)."
+    from clhoi.labels import coco_objects, hico_det
+    H, c91 = hico_det(), coco_objects().coco91_ids
+    rng = np.random.default_rng(seed)
+    freq = 1 / np.arange(1, H.n_hois + 1) ** 0.8; freq = rng.permutation(freq / freq.sum())   # long tail
+    verbs_of = {}
+    for v, o in H.hois: verbs_of.setdefault(o, []).append(v)
+    def box(n):
+        xy = rng.uniform(0, 500, (n, 2)); return np.concatenate([xy, xy + rng.uniform(8, 300, (n, 2))], 1)
+    gt, preds = [], []
+    for i in range(n_images):
+        n_pairs = int(rng.integers(1, 4))                       # (human, object) box pairs
+        hb, ob = box(n_pairs), box(n_pairs)
+        ann, hois, pairs = [], [], []
+        for p in range(n_pairs):
+            v0, o = H.hois[rng.choice(H.n_hois, p=freq)]
+            vs = {v0} | set(rng.choice(verbs_of[o], int(rng.integers(0, 3))).tolist())   # 1-3 verbs per pair
+            ann += [{'bbox': hb[p].round(1).tolist(), 'category_id': 1}, {'bbox': ob[p].round(1).tolist(), 'category_id': c91[o]}]
+            for v in sorted(vs):
+                hois.append({'subject_id': 2 * p, 'object_id': 2 * p + 1, 'category_id': v + 1})
+                pairs.append((p, v, o))
+        gt.append({'file_name': f'HICO_test2015_{i:08d}.jpg', 'annotations': ann, 'hoi_annotation': hois})
+        # predictions: noisy copies of each GT pair (several per pair, so duplicates), then random pairs, 100 in all
+        boxes, trip = [], []
+        for p, v, o in pairs:
+            for _ in range(int(rng.integers(1, 4))):
+                if len(trip) >= per_image: break
+                s = rng.choice([0.0, 0.03, 0.1, 0.3])
+                h = hb[p] + rng.normal(0, s * 50, 4); b = ob[p] + rng.normal(0, s * 50, 4)
+                h = np.r_[np.minimum(h[:2], h[2:]), np.maximum(h[:2], h[2:])]; b = np.r_[np.minimum(b[:2], b[2:]), np.maximum(b[:2], b[2:])]
+                boxes += [{'bbox': h.round(1).tolist(), 'category_id': 1}, {'bbox': b.round(1).tolist(), 'category_id': c91[o]}]
+                trip.append([len(boxes) - 2, len(boxes) - 1, v])
+        # the rest: like a real model's top 100, mostly other verbs on the image's own objects (roughly localized),
+        # some entirely random pairs
+        n_rand = per_image - len(trip)
+        rh, ro, objs = box(n_rand), box(n_rand), rng.integers(0, 80, n_rand)
+        for j in range(n_rand):
+            o = int(objs[j])
+            if rng.random() < 0.7:
+                p, _, o = pairs[int(rng.integers(len(pairs)))]
+                rh[j], ro[j] = hb[p] + rng.normal(0, 15, 4), ob[p] + rng.normal(0, 15, 4)
+                rh[j] = np.r_[np.minimum(rh[j][:2], rh[j][2:]), np.maximum(rh[j][:2], rh[j][2:])]
+                ro[j] = np.r_[np.minimum(ro[j][:2], ro[j][2:]), np.maximum(ro[j][:2], ro[j][2:])]
+            v = int(rng.choice(verbs_of[o]))
+            boxes += [{'bbox': rh[j].round(1).tolist(), 'category_id': 1}, {'bbox': ro[j].round(1).tolist(), 'category_id': c91[o]}]
+            trip.append([len(boxes) - 2, len(boxes) - 1, v])
+        scores = rng.random(len(trip)).round(3)                 # rounded: many ties across the test set
+        preds.append({'file_name': gt[-1]['file_name'], 'predictions': boxes,
+                      'hoi_prediction': [{'subject_id': s, 'object_id': o, 'category_id': v + 1, 'score': float(sc)}
+                                         for (s, o, v), sc in zip(trip, scores)]})
+    return gt, preds
+
+def _iou(a, b):
+    iw = min(a[2], b[2]) - max(a[0], b[0]) + 1
+    ih = min(a[3], b[3]) - max(a[1], b[1]) + 1
+    if iw <= 0 or ih <= 0: return 0.0
+    return iw * ih / ((a[2] - a[0] + 1) * (a[3] - a[1] + 1) + (b[2] - b[0] + 1) * (b[3] - b[1] + 1) - iw * ih)
+
+def reference_hicodet(gt, preds, hois, offset=1):
+    "Per-class AP (fractions) with the official MATLAB rules, one class and one detection at a time."
+    from clhoi.labels import coco_objects
+    to80 = {c: i for i, c in enumerate(coco_objects().coco91_ids)}
+    cls = {vo: k for k, vo in enumerate(hois)}
+    K = len(hois)
+    gts, npos = [{} for _ in range(K)], [0] * K
+    for im in gt:
+        b = im['annotations']
+        for h in im['hoi_annotation']:
+            k = cls[(h['category_id'] - offset, to80[b[h['object_id']]['category_id']])]
+            gts[k].setdefault(im['file_name'], []).append((b[h['subject_id']]['bbox'], b[h['object_id']]['bbox']))
+            npos[k] += 1
+    dets, pos = [[] for _ in range(K)], 0
+    for im in preds:
+        b = im['predictions']
+        for h in im['hoi_prediction']:
+            pos += 1
+            k = cls.get((h['category_id'] - offset, to80[b[h['object_id']]['category_id']]))
+            if k is not None: dets[k].append((-h['score'], pos, im['file_name'], b[h['subject_id']]['bbox'], b[h['object_id']]['bbox']))
+    ap = []
+    for k in range(K):
+        if npos[k] == 0: ap.append(float('nan')); continue
+        taken = {f: [False] * len(g) for f, g in gts[k].items()}
+        ctp, rec, prec = 0, [], []
+        for i, (_, _, f, hb, ob) in enumerate(sorted(dets[k], key=lambda d: (d[0], d[1])), 1):
+            ovmax, jmax = -math.inf, -1
+            for j, (gh, go) in enumerate(gts[k].get(f, [])):
+                ov = min(_iou(hb, gh), _iou(ob, go))
+                if ov > ovmax: ovmax, jmax = ov, j
+            if ovmax >= 0.5 and not taken[f][jmax]: taken[f][jmax] = True; ctp += 1
+            rec.append(ctp / npos[k]); prec.append(ctp / i)
+        s = 0.0
+        for t in [q / 10 for q in range(11)]:
+            ps = [p for r, p in zip(rec, prec) if r >= t]
+            s += (max(ps) if ps else 0.0) / 11
+        ap.append(s)
+    return np.array(ap)
+
+def bench_hicodet(small:bool=False, seed:int=0) -> bool:
+    from clhoi.data import hoi_arrays, load_hoi_file
+    from clhoi.evaluation import evaluate_hicodet
+    from clhoi.labels import hico_det
+    n = 500 if small else 9546
+    t = time.perf_counter(); gt, preds = make_hicodet(n, seed); t_make = time.perf_counter() - t
+    n_pairs = sum(len(im['hoi_annotation']) for im in gt); n_trip = sum(len(im['hoi_prediction']) for im in preds)
+    print(f"HICO-DET: {n} images, {n_pairs} GT pairs, {n_trip} scored triplets, 600 classes (built in {t_make:.1f} s)")
+    with tempfile.TemporaryDirectory() as d:
+        gp, pp = Path(d)/'gt.json', Path(d)/'pred.json'
+        gp.write_text(json.dumps(gt)); pp.write_text(json.dumps(preds)); size_mb = pp.stat().st_size / 1e6
+        t = time.perf_counter(); json.loads(pp.read_text()); t_json = time.perf_counter() - t
+        t = time.perf_counter(); load_hoi_file(pp, 'pred', hico_det()); t_load = time.perf_counter() - t
+        t = time.perf_counter(); res = evaluate_hicodet(gp, pp); t_files = time.perf_counter() - t
+    t = time.perf_counter(); hoi_arrays(preds, 'pred', hico_det()); t_check = time.perf_counter() - t
+    t = time.perf_counter(); res = evaluate_hicodet(gt, preds); t_ours = time.perf_counter() - t
+    t = time.perf_counter(); ref = reference_hicodet(gt, preds, hico_det().hois); t_ref = time.perf_counter() - t
+    ours = res['ap'] / 100
+    both = ~np.isnan(ref)
+    ok = bool(np.array_equal(np.isnan(ours), np.isnan(ref)) and np.allclose(ours[both], ref[both], rtol=0, atol=1e-9))
+    diff = float(np.max(np.abs(ours[both] - ref[both]))) if both.any() else 0.0
+    print(f"  load + validate the prediction file ({size_mb:.0f} MB of JSON): {t_load:.2f} s "
+          f"(json.loads alone {t_json:.2f} s; validating the loaded list {t_check:.2f} s)")
+    print(f"  evaluate_hicodet from the two JSON files: {t_files:.2f} s")
+    print(f"  evaluate_hicodet from loaded lists (validation included): {t_ours:.2f} s   "
+          f"plain-loop reference (no validation): {t_ref:.2f} s   speed ratio x{t_ref / t_ours:.1f}")
+    print(f"  mAP full {res['full']:.4f}  rare {res['rare']:.4f}  non-rare {res['non_rare']:.4f}   "
+          f"max |AP diff| vs reference {diff:.1e}  -> {'agree' if ok else 'DISAGREE'} (tolerance 1e-9)")
+    return ok
+
+# ---------------------------------------------------------------------------------------------------------------
+# V-COCO: its evaluator lives in clhoi.vcoco, whose owner adds the part there as `speed_benchmark(small, seed) -> bool`.
+
+def bench_vcoco(small:bool=False, seed:int=0) -> bool:
+    try: from clhoi.vcoco import speed_benchmark
+    except ImportError:
+        print("V-COCO: clhoi.vcoco.speed_benchmark is not available yet; skipped"); return True
+    return bool(speed_benchmark(small=small, seed=seed))
+
+BENCHMARKS = {'hico-det': bench_hicodet, 'v-coco': bench_vcoco}
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    ap.add_argument('--dataset', choices=[*BENCHMARKS, 'all'], default='hico-det')
+    ap.add_argument('--small', action='store_true', help='a quick run on a small input')
+    ap.add_argument('--seed', type=int, default=0)
+    args = ap.parse_args(argv)
+    names = list(BENCHMARKS) if args.dataset == 'all' else [args.dataset]
+    results = [BENCHMARKS[n](small=args.small, seed=args.seed) for n in names]
+    return 0 if all(results) else 1
+
+if __name__ == '__main__':
+    sys.exit(main())
