@@ -1,5 +1,5 @@
 "The `clhoi` command as a user meets it: exit codes, one-line errors, JSON output."
-import json, subprocess
+import copy, json, subprocess
 from pathlib import Path
 
 import pytest
@@ -21,6 +21,7 @@ GT = [{'file_name': 'a.jpg', 'annotations': [{'bbox': [10, 10, 50, 90], 'categor
        'hoi_annotation': [{'subject_id': 0, 'object_id': 1, 'category_id': 37}]}]
 
 def preds_from(gt, score=0.9):
+    gt = copy.deepcopy(gt)
     return [{'file_name': g['file_name'], 'predictions': g['annotations'],
              'hoi_prediction': [dict(h, score=score) for h in g['hoi_annotation']]} for g in gt]
 
