@@ -73,3 +73,16 @@ def test_unknown_dataset_is_a_usage_error(files):
     gt, pred = files
     r = clhoi('evaluate', '--dataset', 'hico', '--gt', gt, '--pred', pred)
     assert r.returncode == 2 and 'Traceback' not in r.stderr and 'invalid choice' in r.stderr
+
+def test_evaluate_vcoco_qpic_style_json(tmp_path):
+    # One person kicking a sports ball (QPIC verb 25 = kick_obj), detected exactly: every class with positives is 100.
+    gt = [{'file_name': 'COCO_val2014_000000000042.jpg',
+           'annotations': [{'bbox': [10, 10, 50, 90], 'category_id': 1}, {'bbox': [40, 80, 60, 100], 'category_id': 37}],
+           'hoi_annotation': [{'subject_id': 0, 'object_id': 1, 'category_id': 25}]}]
+    pred = preds_from(gt)
+    (tmp_path/'gt.json').write_text(json.dumps(gt)); (tmp_path/'pred.json').write_text(json.dumps(pred))
+    r = clhoi('evaluate', '--dataset', 'v-coco', '--gt', tmp_path/'gt.json', '--pred', tmp_path/'pred.json', '--json')
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert set(out) >= {'role_ap_s1', 'role_ap_s2', 'role_ap_s1_24', 'role_ap_s2_24'}
+    assert out['role_ap_s1'] == out['role_ap_s2_24'] == 100
