@@ -86,3 +86,16 @@ def test_evaluate_vcoco_qpic_style_json(tmp_path):
     out = json.loads(r.stdout)
     assert set(out) >= {'role_ap_s1', 'role_ap_s2', 'role_ap_s1_24', 'role_ap_s2_24'}
     assert out['role_ap_s1'] == out['role_ap_s2_24'] == 100
+
+def test_world_then_evaluate_its_ground_truth(tmp_path):
+    out = tmp_path/'world'
+    r = clhoi('world', '--out', out, '--n-train', 40, '--n-test', 20, '--n-pretrain', 5, '--seed', 3, '--quiet')
+    assert r.returncode == 0, r.stderr
+    assert str(out) in r.stdout
+    manifest = json.loads((out/'world.json').read_text())
+    assert manifest['config']['seed'] == 3 and manifest['config']['n_train'] == 40
+    gt = json.loads((out/'test_world.json').read_text())
+    (tmp_path/'pred.json').write_text(json.dumps(preds_from(gt, score=1.0)))
+    r = clhoi('evaluate', '--dataset', 'world', '--gt', out/'test_world.json', '--pred', tmp_path/'pred.json', '--json')
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)['full'] == 100
