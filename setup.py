@@ -28,8 +28,9 @@ package_data = dict()
 pkg_data = cfg.get('package_data', None)
 if pkg_data:
     package_data[cfg['lib_name']] =  pkg_data.split() # split as multiple files might be listed
-# Shipped label lists, negative verbs and World weights live in clhoi/assets/ (read with importlib.resources)
-package_data.setdefault(cfg['lib_name'], []).extend(['assets/*', 'assets/**/*'])
+# Shipped label lists, negative verbs and World weights live in clhoi/assets/ (read with importlib.resources):
+# a data-only package, listed so setuptools ships it without warnings
+package_data[cfg['lib_name'] + '.assets'] = ['*', '**/*']
 
 setuptools.setup(
     name = cfg['lib_name'],
@@ -40,7 +41,7 @@ setuptools.setup(
         'Natural Language :: ' + cfg['language'].title(),
     ] + ['Programming Language :: Python :: '+o for o in py_versions[py_versions.index(min_python):]] + (['License :: ' + lic[1] ] if lic[1] else []),
     url = cfg['git_url'],
-    packages = setuptools.find_packages(include=[cfg['lib_name'], cfg['lib_name'] + '.*']),
+    packages = setuptools.find_packages(include=[cfg['lib_name'], cfg['lib_name'] + '.*']) + [cfg['lib_name'] + '.assets'],
     include_package_data = True,
     package_data = package_data,
     install_requires = requirements,
