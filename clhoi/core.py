@@ -61,7 +61,7 @@ def cache_dir(*parts:str, # sub-folders below the cache root
     if create: path.mkdir(parents=True, exist_ok=True)
     return path
 
-# %% ../nbs/00_core.ipynb #4f899bec
+# %% ../nbs/00_core.ipynb #f143d95c
 def is_offline() -> bool:
     "True when the Hugging Face clients are told not to reach the network."
     return any(os.environ.get(k, '').strip().lower() in ('1', 'true', 'yes', 'on')
@@ -85,7 +85,7 @@ def missing_checkpoint_message(name:str, # hub id or local folder that could not
     hint = (" The machine is offline (HF_HUB_OFFLINE/TRANSFORMERS_OFFLINE is set or there is no network)."
             if is_offline() else " It could not be downloaded.")
     return (f"{what}: checkpoint {name!r} is not in the local Hugging Face cache.{hint} "
-            f"On a machine with internet run `huggingface-cli download {name}` (or "
+            f"On a machine with internet run `hf download {name}` (or "
             f"`python -c \"from huggingface_hub import snapshot_download; snapshot_download('{name}')\"`), "
             f"then copy the cache folder ({os.environ.get('HF_HUB_CACHE') or '~/.cache/huggingface/hub'}) here, "
             f"or download it into a folder and pass that folder's path instead of {name!r}.")
