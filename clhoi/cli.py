@@ -14,11 +14,11 @@ from .core import ClhoiError
 # %% auto #0
 __all__ = ['COMMANDS', 'main', 'evaluate_command']
 
-# %% ../nbs/30_cli.ipynb #9520b07a
+# %% ../nbs/30_cli.ipynb #978bbe05
 COMMANDS = {
     'evaluate': ('clhoi.cli:evaluate_command', 'score predictions: HICO-DET mAP or V-COCO role AP'),
-    'teach':    ('clhoi.teacher:teach_command', 'run a teacher VLLM over a dataset into a resumable label cache'),
-    'merge':    ('clhoi.teacher:merge_command', 'merge sharded teacher label caches'),
+    'teach':    ('clhoi.label_cache:teach_command', 'run a teacher VLLM over a dataset into a resumable label cache'),
+    'merge':    ('clhoi.label_cache:merge_command', 'merge sharded teacher label caches'),
     'world':    ('clhoi.world:world_command', 'generate the HOI World benchmark'),
     'docs':     ('clhoi.docs:docs_command', 'build the docs site offline, or the README from nbs/index.ipynb'),
 }
