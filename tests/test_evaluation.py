@@ -51,7 +51,7 @@ def ref_evaluate(gt, preds, hois, offset, rare, ap_mode='11p_matlab', iou_cmp='>
             k = cls[(h['category_id'] - offset, o80)]
             gt_pairs[k].setdefault(fn, []).append((boxes[h['subject_id']]['bbox'], boxes[h['object_id']]['bbox']))
             npos[k] += 1
-            objects_in[fn].add(o80)
+        objects_in[fn] = {to80[b['category_id']] for b in boxes}   # Known-Object: any GT box of the object
     dets = [[] for _ in range(K)]          # class -> [(score, position, file, human box, object box)]
     position = 0
     for im in preds:
