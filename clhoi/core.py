@@ -61,7 +61,7 @@ def cache_dir(*parts:str, # sub-folders below the cache root
     if create: path.mkdir(parents=True, exist_ok=True)
     return path
 
-# %% ../nbs/00_core.ipynb #f143d95c
+# %% ../nbs/00_core.ipynb #681599af
 def is_offline() -> bool:
     "True when the Hugging Face clients are told not to reach the network."
     return any(os.environ.get(k, '').strip().lower() in ('1', 'true', 'yes', 'on')
@@ -93,12 +93,13 @@ def missing_checkpoint_message(name:str, # hub id or local folder that could not
 def load_checkpoint(loader, # callable(name) -> model, e.g. `AutoModel.from_pretrained`
                     name:str, # hub id or local folder
                     what:str='model', # what it is, for the message
+                    hub:bool=False, # `name` may be a Hugging Face hub id: offline, check the local cache before loading
                     **kwargs):
     "Call `loader(name, **kwargs)`, turning any 'checkpoint not found' failure into one `MissingCheckpointError`."
     p = Path(name).expanduser()
     if name.startswith(('.', '/', '~')) and not p.exists():
         raise MissingCheckpointError(missing_checkpoint_message(name, what))
-    if not p.exists() and is_offline() and not in_hub_cache(name):   # fail fast, before the loader's slow imports
+    if hub and not p.exists() and is_offline() and not in_hub_cache(name):   # fail fast, before the loader's slow imports
         raise MissingCheckpointError(missing_checkpoint_message(name, what))
     try:
         return loader(name, **kwargs)

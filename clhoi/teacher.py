@@ -52,7 +52,7 @@ def _open(im) -> Image.Image:
     try: return Image.open(im).convert('RGB')
     except (OSError, ValueError) as e: raise ClhoiError(f"{im}: cannot read the image ({e})") from None
 
-# %% ../nbs/10_teacher.ipynb #d57f4754
+# %% ../nbs/10_teacher.ipynb #2660c961
 _DTYPES = {'float32': torch.float32, 'float16': torch.float16, 'bfloat16': torch.bfloat16}
 
 class HFTeacher(Teacher):
@@ -72,8 +72,8 @@ class HFTeacher(Teacher):
         self.caption_prompt, self.parse_prompt = caption_prompt, parse_prompt
         # the model classes are looked up inside the loaders: a missing checkpoint fails before they are imported
         load = lambda cls: lambda name, **kw: getattr(importlib.import_module('transformers'), cls).from_pretrained(name, **kw)
-        self.processor = load_checkpoint(load(self.processor_class), self.checkpoint, self.what)
-        self.model = load_checkpoint(load(self.model_class), self.checkpoint, self.what, dtype=_DTYPES[dtype])
+        self.processor = load_checkpoint(load(self.processor_class), self.checkpoint, self.what, hub=True)
+        self.model = load_checkpoint(load(self.model_class), self.checkpoint, self.what, hub=True, dtype=_DTYPES[dtype])
         self.model.to(self.device).eval()
         self.tokenizer = self.processor.tokenizer
         self.tokenizer.padding_side = 'left'
