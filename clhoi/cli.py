@@ -44,6 +44,17 @@ def _usage() -> str:
             '\n'.join(f"  {k:<{w}}  {v[1]}" for k, v in COMMANDS.items()))
 
 # %% ../nbs/30_cli.ipynb #1a6f48fc
+def _one_line(text:str) -> str: return ' '.join(str(text).split())
+
+def _parser(name:str, func):
+    "The sub-command's parser: hyphenated options, and a usage error as one line (argparse prints usage + error)."
+    parser = _hyphenate(anno_parser(func, prog=f'clhoi {name}'))
+    def error(message:str):
+        print(f"clhoi {name}: error: {_one_line(message)} (see clhoi {name} --help)", file=sys.stderr)
+        raise SystemExit(2)
+    parser.error = error
+    return parser
+
 def main(argv:list[str]|None=None) -> int:
     "Entry point of the `clhoi` command."
     argv = sys.argv[1:] if argv is None else list(argv)
@@ -51,19 +62,20 @@ def main(argv:list[str]|None=None) -> int:
         print(_usage()); return 0
     name, rest = argv[0], argv[1:]
     if name not in COMMANDS:
-        print(f"clhoi: unknown command {name!r}\n\n{_usage()}", file=sys.stderr); return 2
+        print(f"clhoi: unknown command {name!r}: use one of {', '.join(COMMANDS)} (clhoi --help)", file=sys.stderr)
+        return 2
     try:
         func = _command(name)
-        parser = _hyphenate(anno_parser(func, prog=f'clhoi {name}'))
-        args = vars(parser.parse_args(rest))
+        args = vars(_parser(name, func).parse_args(rest))
         args.pop('pdb', None); args.pop('xtra', None)
         out = func(**args)
-    except SystemExit as e:  # argparse: --help (0) or a usage error (2, message already printed)
+    except SystemExit as e:  # argparse: --help (0) or a usage error (2, its one line already printed)
         return e.code if isinstance(e.code, int) else 2
     except ClhoiError as e:
-        print(f"clhoi {name}: error: {e}", file=sys.stderr); return 2
-    except (FileNotFoundError, IsADirectoryError, PermissionError) as e:
-        print(f"clhoi {name}: error: {e.strerror or e}: {e.filename}", file=sys.stderr); return 2
+        print(f"clhoi {name}: error: {_one_line(e)}", file=sys.stderr); return 2
+    except OSError as e:     # a file the user named: missing, a folder, not readable, disk full
+        if e.filename is None: raise
+        print(f"clhoi {name}: error: {e.filename}: {_one_line(e.strerror or e)}", file=sys.stderr); return 2
     except KeyboardInterrupt:
         print(f"clhoi {name}: interrupted", file=sys.stderr); return 130
     return out if isinstance(out, int) else 0
@@ -74,42 +86,69 @@ def _table(rows:list[tuple[str, float]], title:str) -> str:
     return '\n'.join([title, '-' * max(len(title), w + 10)] + [f"{k:<{w}}  {v:7.2f}" for k, v in rows])
 
 def _finite(d:dict) -> dict:
-    return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in d.items()}
+    "NaN (a class or split with no ground truth) becomes JSON null, recursively."
+    return {k: _finite(v) if isinstance(v, dict) else (None if isinstance(v, float) and math.isnan(v) else v)
+            for k, v in d.items()}
+
+def _world_labels(gt:str, world:str|None):
+    "HOI World's label space as its manifest describes it (the rare split depends on how the World was made)."
+    from dataclasses import asdict
+    folder = Path(world) if world else Path(gt).parent
+    if not (folder / 'world.json').exists():
+        raise ClhoiError(f"{folder / 'world.json'} is missing: HOI World's rare classes depend on how it was generated; "
+                         "pass --world FOLDER, the World folder that holds world.json")
+    from clhoi.labels import label_space
+    from clhoi.world import world_config_from
+    return label_space('world', **asdict(world_config_from(folder)))
+
+def _hico(gt, pred, dataset, world, known_object, per_class):
+    from clhoi.evaluation import evaluate_hicodet
+    from clhoi.labels import label_space
+    labels = _world_labels(gt, world) if dataset == 'world' else label_space('hico-det')
+    setting = 'known_object' if known_object else 'default'
+    res = evaluate_hicodet(gt, pred, labels=labels, setting=setting)
+    head = {k: float(res[k]) for k in ('full', 'rare', 'non_rare')}
+    rows = [('Full', head['full']), ('Rare', head['rare']), ('Non-rare', head['non_rare'])]
+    if per_class:   # the classes with ground truth, in HOI-id order
+        scored = [k for k in range(labels.n_hois) if res['npos'][k] > 0]
+        head['per_class'] = {labels.hoi_name(k): float(res['ap'][k]) for k in scored}
+        rows += [(f"{k + 1:>3} {labels.hoi_name(k)} ({int(res['npos'][k])} GT)", float(res['ap'][k])) for k in scored]
+    name = 'HOI World' if dataset == 'world' else 'HICO-DET'
+    return head, _table(rows, f"{name} mAP, {setting.replace('_', '-')} setting ({Path(pred).name})")
+
+def _vcoco(gt, pred, instances, per_class):
+    from clhoi.vcoco import evaluate_vcoco
+    res = evaluate_vcoco((gt, instances) if instances else gt, pred)
+    head = {k: float(res[k]) for k in ['role_ap_s1', 'role_ap_s2', 'role_ap_s1_24', 'role_ap_s2_24', 'agent_ap']}
+    rows = [('Role AP, Scenario 1 (25 classes, official)', head['role_ap_s1']),
+            ('Role AP, Scenario 2 (25 classes, official)', head['role_ap_s2']),
+            ('Role AP, Scenario 1 (24 classes, point excluded)', head['role_ap_s1_24']),
+            ('Role AP, Scenario 2 (24 classes, point excluded)', head['role_ap_s2_24']),
+            ('Agent AP', head['agent_ap'])]
+    if per_class:
+        for s in (1, 2):
+            head[f'per_class_s{s}'] = res[f'per_class_s{s}']
+            rows += [(f"S{s} {role}", ap) for role, ap in res[f'per_class_s{s}'].items()]
+    text = _table(rows, f"V-COCO ({Path(pred).name})")
+    if res.get('n_nan_agent_scores'):
+        head['n_nan_agent_scores'] = int(res['n_nan_agent_scores'])
+        text += f"\n({head['n_nan_agent_scores']} detections with a NaN agent score dropped, as the official code does)"
+    return head, text
 
 def evaluate_command(dataset:Param('hico-det, v-coco, or world (HICO-DET protocol on HOI World)', str,
                                    choices=['hico-det', 'v-coco', 'world'], required=True)=None,
-                     gt:Param('ground-truth file (QPIC-style JSON; V-COCO also the official vcoco_test.json)', str, required=True)=None,
-                     pred:Param('prediction file (QPIC-style JSON; V-COCO also the official detection pickle)', str, required=True)=None,
+                     gt:Param('ground-truth file (QPIC-style JSON; V-COCO also the official vcoco_test.json)', str,
+                              required=True)=None,
+                     pred:Param('prediction file (QPIC-style JSON; V-COCO also the official detection pickle)', str,
+                                required=True)=None,
                      instances:Param('V-COCO official only: instances_vcoco_all_2014.json with the GT boxes', str)=None,
+                     world:str=None, # HOI World: the World folder holding world.json (default: the folder of --gt)
                      known_object:bool=False, # HICO-DET: the Known-Object setting instead of Default
-                     world_seed:int=0, # HOI World without its world.json beside --gt: the seed it was generated with
+                     per_class:bool=False, # also print each class's AP (HOI classes, or V-COCO roles)
                      json:bool=False, # print one JSON object instead of a table
                     ):
     "Score predictions with the official protocol: HICO-DET mAP (Full/Rare/Non-rare) or V-COCO role AP."
-    if dataset == 'v-coco':
-        from clhoi.vcoco import evaluate_vcoco
-        res = evaluate_vcoco((gt, instances) if instances else gt, pred)
-        keys = ['role_ap_s1', 'role_ap_s2', 'role_ap_s1_24', 'role_ap_s2_24', 'agent_ap']
-        head = {k: float(res[k]) for k in keys if k in res}
-        text = _table([('Role AP, Scenario 1 (25 classes, official)', head['role_ap_s1']),
-                       ('Role AP, Scenario 2 (25 classes, official)', head['role_ap_s2']),
-                       ('Role AP, Scenario 1 (24 classes, point excluded)', head['role_ap_s1_24']),
-                       ('Role AP, Scenario 2 (24 classes, point excluded)', head['role_ap_s2_24'])]
-                      + ([('Agent AP', head['agent_ap'])] if 'agent_ap' in head else []),
-                      f"V-COCO ({Path(pred).name})")
-    else:
-        from clhoi.evaluation import evaluate_hicodet
-        from clhoi.labels import label_space
-        if dataset == 'world':  # the rare split depends on how the World was generated: its manifest says how
-            manifest = Path(gt).parent / 'world.json'
-            cfg = _json.loads(manifest.read_text())['config'] if manifest.exists() else {'seed': world_seed}
-            labels = label_space('world', **cfg)
-        else: labels = label_space('hico-det')
-        setting = 'known_object' if known_object else 'default'
-        res = evaluate_hicodet(gt, pred, labels=labels, setting=setting)
-        head = {k: float(res[k]) for k in ('full', 'rare', 'non_rare')}
-        text = _table([('Full', head['full']), ('Rare', head['rare']), ('Non-rare', head['non_rare'])],
-                      f"{'HOI World' if dataset == 'world' else 'HICO-DET'} mAP, {setting.replace('_', '-')} setting "
-                      f"({Path(pred).name})")
+    if dataset == 'v-coco': head, text = _vcoco(gt, pred, instances, per_class)
+    else: head, text = _hico(gt, pred, dataset, world, known_object, per_class)
     print(_json.dumps(_finite(head)) if json else text)
     return 0

@@ -4,15 +4,13 @@
 
 # %% ../nbs/00_core.ipynb #ae55d6bb
 from __future__ import annotations
-import os, random
+import contextlib, fcntl, os, random, tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
-import numpy as np
-import torch
-
 # %% auto #0
-__all__ = ['ClhoiError', 'MissingCheckpointError', 'set_seed', 'seeded', 'get_device', 'cache_dir', 'is_offline', 'in_hub_cache',
+__all__ = ['ClhoiError', 'MissingCheckpointError', 'set_seed', 'seeded', 'get_device', 'cache_dir', 'check_range', 'parse_json',
+           'read_json', 'current_umask', 'atomic_write', 'exclusive_lock', 'is_offline', 'in_hub_cache',
            'missing_checkpoint_message', 'load_checkpoint']
 
 # %% ../nbs/00_core.ipynb #461d4070
@@ -26,6 +24,7 @@ class MissingCheckpointError(ClhoiError, FileNotFoundError):
 def set_seed(seed:int, # the seed for Python, NumPy and torch
             ) -> None:
     "Seed Python's `random`, NumPy's global generator and torch (CPU and CUDA)."
+    import numpy as np, torch
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
@@ -33,6 +32,7 @@ def set_seed(seed:int, # the seed for Python, NumPy and torch
 @contextmanager
 def seeded(seed:int):
     "Run a block under `set_seed(seed)` and restore the previous random states afterwards."
+    import numpy as np, torch
     states = random.getstate(), np.random.get_state(), torch.get_rng_state()
     try:
         set_seed(seed)
@@ -44,9 +44,11 @@ def seeded(seed:int):
 def get_device(device:str|torch.device|None=None, # "cpu", "cuda", "cuda:1", or None for the best available
               ) -> torch.device:
     "The torch device to run on: `device` if given (checked), else CUDA when available, else CPU."
+    import torch
     if device is None or device == 'auto':
         return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
-    dev = torch.device(device)
+    try: dev = torch.device(device)
+    except (RuntimeError, TypeError): raise ClhoiError(f"--device {device!r}: not a device; use cpu, cuda or cuda:N") from None
     if dev.type == 'cuda' and not torch.cuda.is_available():
         raise ClhoiError(f"device={str(device)!r} was asked for but torch sees no CUDA GPU here; use device='cpu'.")
     return dev
@@ -60,6 +62,89 @@ def cache_dir(*parts:str, # sub-folders below the cache root
     path = root.joinpath(*parts)
     if create: path.mkdir(parents=True, exist_ok=True)
     return path
+
+# %% ../nbs/00_core.ipynb #c0re0002
+def check_range(option:str, # the option as the user types it, without dashes: 'n_train' or 'n-train'
+                value, # the value given (None passes: "not set")
+                lo=None, # smallest allowed value (inclusive), or None
+                hi=None, # largest allowed value (inclusive), or None
+               ):
+    "`value` unchanged if `lo <= value <= hi`, else a `ClhoiError` naming the option and its allowed range."
+    if value is None or ((lo is None or value >= lo) and (hi is None or value <= hi)): return value
+    rng = (f"between {lo} and {hi}" if lo is not None and hi is not None else
+           f"at least {lo}" if lo is not None else f"at most {hi}")
+    raise ClhoiError(f"--{option.replace('_', '-')} {value}: must be {rng}")
+
+# %% ../nbs/00_core.ipynb #c0re0005
+def parse_json(data:bytes|str, # the JSON text
+               name:str, # the file (or option) it came from, for the message
+              ):
+    "Decode JSON text with `orjson`; invalid, binary or too deeply nested text becomes one `ClhoiError`."
+    import orjson
+    try: return orjson.loads(data)
+    except orjson.JSONDecodeError as e:
+        why = str(e).splitlines()[0] if str(e) else 'not JSON'
+        raise ClhoiError(f"{name}: not valid JSON ({why}); expected a JSON file") from None
+
+def read_json(path:str|Path, # a JSON file
+             ):
+    "The decoded content of a JSON file; a missing, unreadable or invalid file becomes one `ClhoiError`."
+    p = Path(path)
+    try: data = p.read_bytes()
+    except IsADirectoryError: raise ClhoiError(f"{p} is a folder, not a JSON file; give the file's path") from None
+    except FileNotFoundError: raise ClhoiError(f"{p} does not exist; check the path") from None
+    except OSError as e: raise ClhoiError(f"{p}: cannot read it ({e.strerror or e})") from None
+    return parse_json(data, str(p))
+
+# %% ../nbs/00_core.ipynb #c0re0007
+def current_umask() -> int:
+    "The process's umask (`os.umask` can only be read by setting it, so it is set back at once)."
+    mask = os.umask(0o022); os.umask(mask)
+    return mask
+
+def atomic_write(path:str|Path, # the file to write (replaced whole if it exists)
+                 data:bytes|str, # its new content
+                ) -> Path:
+    "Write `data` to `path` all at once (temporary file beside it, fsync, `os.replace`), mode as the umask says."
+    path = Path(path)
+    if path.is_dir(): raise ClhoiError(f"{path} is a folder: give the path of a file to write")
+    if not path.parent.is_dir(): raise ClhoiError(f"{path.parent} does not exist: create it first, or write elsewhere")
+    fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix='.tmp', dir=path.parent)
+    try:
+        with os.fdopen(fd, 'wb') as f:
+            f.write(data.encode('utf-8') if isinstance(data, str) else data)
+            f.flush(); os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~current_umask())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError): os.unlink(tmp)
+        raise
+    return path
+
+# %% ../nbs/00_core.ipynb #c0re0009
+@contextmanager
+def exclusive_lock(path:str|Path, # the lock file: created, holds the owner's pid, removed on release
+                   what:str, # what the lock protects, for the message (e.g. the cache's path)
+                  ):
+    "Hold an exclusive `flock` on `path` while the block runs; if another process holds it, a `ClhoiError` names its pid."
+    path = Path(path)
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666 & ~current_umask())
+        try: fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            pid = os.read(fd, 32).decode('ascii', 'replace').strip() or 'unknown'
+            os.close(fd)
+            raise ClhoiError(f"{what} is in use by another clhoi process (pid {pid}); wait for it to finish or stop it") from None
+        try: same = os.stat(path).st_ino == os.fstat(fd).st_ino   # a holder that just released removed the file:
+        except FileNotFoundError: same = False                   # then lock the new one instead
+        if same: break
+        os.close(fd)
+    try:
+        os.ftruncate(fd, 0); os.write(fd, f"{os.getpid()}\n".encode())
+        yield path
+    finally:
+        with contextlib.suppress(FileNotFoundError): os.unlink(path)
+        os.close(fd)
 
 # %% ../nbs/00_core.ipynb #681599af
 def is_offline() -> bool:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from fastcore.xtras import working_directory
 
-from .core import ClhoiError
+from .core import ClhoiError, atomic_write, parse_json
 
 # %% auto #0
 __all__ = ['log', 'repo_root', 'build_readme', 'write_readme', 'link_quarto_yml', 'stage_site', 'build_docs', 'docs_command']
@@ -67,6 +67,17 @@ def _outputs_md(outputs:list) -> list[str]:
     return parts
 
 # %% ../nbs/31_docs.ipynb #9be99466
+def _notebook_cells(path:Path, name:str) -> list[dict]:
+    "The cells of a notebook file, checked just enough to read them (a list of dicts whose source is text)."
+    nb = parse_json(path.read_bytes(), name)
+    cells = nb.get('cells') if isinstance(nb, dict) else None
+    if not isinstance(cells, list): raise ClhoiError(f"{name}: not a Jupyter notebook (no list of cells): open and save it in Jupyter")
+    for i, c in enumerate(cells):
+        src = c.get('source', '') if isinstance(c, dict) else None
+        if not (isinstance(src, str) or (isinstance(src, list) and all(isinstance(l, str) for l in src))):
+            raise ClhoiError(f"{name}: cell {i} is not a notebook cell with text source: open and save it in Jupyter")
+    return cells
+
 def build_readme(root:str|Path='.', # the repository, or any folder inside it
                 ) -> str: # the text of README.md
     "README.md from the readme notebook (settings.ini `readme_nb`, `nbs/index.ipynb`), without Quarto and without running it."
@@ -74,9 +85,7 @@ def build_readme(root:str|Path='.', # the repository, or any folder inside it
     path = _readme_nb(root)
     name = path.relative_to(root).as_posix()
     if not path.is_file(): raise ClhoiError(f"{name}: the README notebook is missing (settings.ini: nbs_path, readme_nb)")
-    try: cells = json.loads(path.read_text(encoding='utf-8'))['cells']
-    except (ValueError, KeyError, TypeError) as e:
-        raise ClhoiError(f"{name}: not a Jupyter notebook ({e}): open and save it in Jupyter") from e
+    cells = _notebook_cells(path, name)
     parts = []
     for c in cells:
         src = _text(c.get('source'))
@@ -100,8 +109,7 @@ def write_readme(root:str|Path='.', # the repository, or any folder inside it
     root = repo_root(root)
     text, path = build_readme(root), root/'README.md'
     if not check:
-        path.write_text(text, encoding='utf-8')
-        return path
+        return atomic_write(path, text)
     old = path.read_text(encoding='utf-8') if path.is_file() else None
     if old != text:
         src = _readme_nb(root).relative_to(root).as_posix()

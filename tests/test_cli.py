@@ -1,16 +1,9 @@
 "The `clhoi` command as a user meets it: exit codes, one-line errors, JSON output."
-import copy, json, subprocess
+import copy, json
 from pathlib import Path
 
 import pytest
-
-def clhoi(*args, timeout=120):
-    return subprocess.run(['clhoi', *map(str, args)], capture_output=True, text=True, timeout=timeout)
-
-def one_line_error(r):
-    assert r.returncode == 2, (r.returncode, r.stdout, r.stderr)
-    assert 'Traceback' not in r.stderr, r.stderr
-    assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+from cli_helpers import clhoi, one_line_error
 
 # Two images, hand-made: one person riding a motorcycle (HOI 154), one person holding a cup (HOI 298).
 GT = [{'file_name': 'a.jpg', 'annotations': [{'bbox': [10, 10, 50, 90], 'category_id': 1},

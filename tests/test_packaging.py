@@ -2,6 +2,8 @@
 import configparser, subprocess, sys, zipfile
 from pathlib import Path
 
+from cli_helpers import CLHOI
+
 ROOT = Path(__file__).resolve().parents[1]
 
 def test_version_matches_settings():
@@ -21,5 +23,12 @@ def test_wheel_ships_assets_and_entry_point(tmp_path):
     assert 'clhoi = clhoi.cli:main' in zipfile.ZipFile(whl).read(ep).decode()
 
 def test_cli_help_is_fast_and_clean():
-    r = subprocess.run(['clhoi', '--help'], capture_output=True, text=True, timeout=60)
+    r = subprocess.run([*CLHOI, '--help'], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0 and 'evaluate' in r.stdout and 'teach' in r.stdout
+
+def test_console_script_beside_the_interpreter():
+    "pip puts `clhoi` beside the venv's python: `.venv/bin/clhoi` works without activating the venv."
+    script = Path(sys.executable).parent / 'clhoi'
+    if not script.exists(): import pytest; pytest.skip(f'no console script beside {sys.executable} (not a venv install)')
+    r = subprocess.run([str(script), 'fly'], capture_output=True, text=True, timeout=60, env={'PATH': '/usr/bin:/bin'})
+    assert r.returncode == 2 and r.stderr.startswith("clhoi: unknown command 'fly'"), r.stderr
