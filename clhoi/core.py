@@ -41,8 +41,8 @@ def seeded(seed:int):
         random.setstate(states[0]); np.random.set_state(states[1]); torch.set_rng_state(states[2])
 
 # %% ../nbs/00_core.ipynb #76a8f4d7
-def get_device(device:str|torch.device|None=None, # "cpu", "cuda", "cuda:1", or None for the best available
-              ) -> torch.device:
+def get_device(device=None, # "cpu", "cuda", "cuda:1" (or a torch.device), or None for the best available
+              ): # a torch.device
     "The torch device to run on: `device` if given (checked), else CUDA when available, else CPU."
     import torch
     if device is None or device == 'auto':

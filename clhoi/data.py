@@ -4,18 +4,21 @@
 
 # %% ../nbs/02_data.ipynb #2fabafd8
 from __future__ import annotations
-import json, os, tempfile
+import gc, json, os
+from contextlib import contextmanager
 from dataclasses import dataclass
+from itertools import chain
 from operator import itemgetter
 from pathlib import Path
 
 import numpy as np
 
-from .core import ClhoiError
+from .core import ClhoiError, atomic_write, read_json
 from .labels import LabelSpace, VCocoLabels, coco_objects
 
 # %% auto #0
-__all__ = ['KINDS', 'HoiArrays', 'hoi_arrays', 'load_hoi_file', 'save_hoi_file', 'check_predictions_match']
+__all__ = ['KINDS', 'HoiArrays', 'gc_paused', 'load_json', 'hoi_arrays', 'load_hoi_file', 'save_hoi_file',
+           'check_predictions_match']
 
 # %% ../nbs/02_data.ipynb #02630fff
 KINDS = {'gt': ('annotations', 'hoi_annotation'), 'pred': ('predictions', 'hoi_prediction')}
@@ -40,6 +43,26 @@ class HoiArrays:
     def file_names(self) -> list[str]: return [im['file_name'] for im in self.images]
     def __len__(self): return len(self.images)
 
+# %% ../nbs/02_data.ipynb #d47a0002
+@contextmanager
+def gc_paused():
+    "Run a block with Python's cyclic garbage collector paused (it is restored as it was, even on errors)."
+    was = gc.isenabled(); gc.disable()
+    try: yield
+    finally:
+        if was: gc.enable()
+
+# %% ../nbs/02_data.ipynb #d47a0004
+def load_json(path:str|Path, # a JSON file
+             ):
+    "A JSON file's content via `core.read_json`, collector paused; Python's NaN/Infinity accepted."
+    with gc_paused():
+        try: return read_json(path)
+        except ClhoiError as e:
+            if 'not valid JSON' not in str(e): raise
+            try: return json.loads(Path(path).read_bytes())   # NaN, Infinity: valid for Python, not for orjson
+            except (ValueError, RecursionError): raise e from None
+
 # %% ../nbs/02_data.ipynb #47b2c0ae
 def _short(v) -> str:
     r = repr(v); return r if len(r) <= 60 else r[:57] + '...'
@@ -56,7 +79,15 @@ class _Where:
 
 def _is_int(x) -> bool: return isinstance(x, (int, np.integer)) and not isinstance(x, (bool, np.bool_))
 def _is_num(x) -> bool: return _is_int(x) or isinstance(x, (float, np.floating))
+def _is_int64(x) -> bool: return _is_int(x) and -2**63 <= x < 2**63
 def _is_box(x) -> bool: return isinstance(x, (list, tuple, np.ndarray)) and len(x) == 4 and all(_is_num(c) for c in x)
+
+def _flat_boxes(vals:list) -> np.ndarray|None:
+    "(N, 4) array of N lists of 4 JSON numbers, via one flat list (faster); None if not that simple."
+    if not set(map(type, vals)) <= {list, tuple} or set(map(len, vals)) != {4}: return None
+    try: arr = np.asarray(list(chain.from_iterable(vals)))                   # (4N,) if every coordinate is a number
+    except (ValueError, TypeError, OverflowError): return None               # the careful path says where
+    return arr.reshape(-1, 4) if arr.ndim == 1 and arr.dtype.kind in 'iuf' else None
 
 def _column(items:list, field:str, where:_Where, kind:str, default=None) -> np.ndarray:
     "One field of every item as an array: `kind` 'int', 'num' (float64) or 'box' ((N, 4) float64)."
@@ -67,11 +98,13 @@ def _column(items:list, field:str, where:_Where, kind:str, default=None) -> np.n
             raise ClhoiError(f"{where(j, '')} is {_short(items[j])}, not a dict; each entry is a dict with "
                              f"'{field}' and the other keys of the format") from None
         raise ClhoiError(f"{where(j, '')} has no '{field}' key; add it (see the format in clhoi.data)") from None
-    shape, kinds, ok, what = {'int': ((), 'iu', _is_int, 'an integer'), 'num': ((), 'iuf', _is_num, 'a number'),
+    shape, kinds, ok, what = {'int': ((), 'iu', _is_int64, 'an integer'), 'num': ((), 'iuf', _is_num, 'a number'),
                               'box': ((4,), 'iuf', _is_box, 'a list [x1, y1, x2, y2] of 4 numbers')}[kind]
     if not vals: return np.zeros((0,) + shape, dtype=np.int64 if kind == 'int' else np.float64)
-    try: arr = np.asarray(vals)
-    except (ValueError, TypeError): arr = None
+    arr = _flat_boxes(vals) if kind == 'box' else None                       # the fast path of plain JSON boxes
+    if arr is None:
+        try: arr = np.asarray(vals)
+        except (ValueError, TypeError, OverflowError): arr = None
     if arr is None or arr.dtype.kind not in kinds or arr.shape[1:] != shape:
         j = next((j for j, v in enumerate(vals) if not ok(v)), None)
         if j is None: raise ClhoiError(f"{where.name}: {where.list_key}[*].{field} must each be {what}")
@@ -87,14 +120,7 @@ def _fail_first(bad:np.ndarray, where:_Where, field:str, message):
 # %% ../nbs/02_data.ipynb #29c5f28e
 def _read(src, kind:str, name:str|None) -> tuple[list, str]:
     "The raw image list of `src` (a path or an already loaded list) and the name to use in messages."
-    if isinstance(src, (str, os.PathLike)):
-        path = Path(src); name = name or path.name
-        try: text = path.read_text(encoding='utf-8')
-        except OSError as e: raise ClhoiError(f"{name}: cannot read {path} ({e.strerror or e}); check the path") from None
-        except UnicodeDecodeError: raise ClhoiError(f"{name}: {path} is not UTF-8 text; expected a JSON file") from None
-        try: data = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise ClhoiError(f"{name}: not valid JSON (line {e.lineno}, column {e.colno}: {e.msg})") from None
+    if isinstance(src, (str, os.PathLike)): data, name = load_json(src), name or Path(src).name
     else: data, name = src, name or ('<ground truth>' if kind == 'gt' else '<predictions>')
     if isinstance(data, HoiArrays): data = data.images
     if not isinstance(data, (list, tuple)):
@@ -139,13 +165,15 @@ def hoi_arrays(src, # path of a JSON file, or an already loaded list of image di
               ) -> HoiArrays:
     "Load and fully validate an HOI file into flat arrays; raises `ClhoiError` naming file, image and field."
     if kind not in KINDS: raise ClhoiError(f"kind={kind!r}: use 'gt' or 'pred'")
-    data, name = _read(src, kind, name)
+    with gc_paused(): return _hoi_arrays(*_read(src, kind, name), kind, labels)
+
+def _hoi_arrays(data:list, name:str, kind:str, labels) -> HoiArrays:
     images = _check_images(data, kind, name)
     box_key, hoi_key = KINDS[kind]
     # boxes
-    n_box = np.array([len(im[box_key]) for im in images], dtype=np.int64)    # (B,)
+    n_box = np.fromiter(map(len, map(itemgetter(box_key), images)), np.int64, count=len(images))   # (B,)
     box_start = np.concatenate([[0], np.cumsum(n_box)])                       # (B+1,)
-    box_items = [b for im in images for b in im[box_key]]
+    box_items = list(chain.from_iterable(map(itemgetter(box_key), images)))   # (NB,) dicts, all images
     at = _Where(name, images, box_start, box_key)
     boxes = _column(box_items, 'bbox', at, 'box')                             # (NB, 4)
     _fail_first(~np.isfinite(boxes).all(1), at, 'bbox', lambda j: f"{_short(box_items[j]['bbox'])} has a non-finite coordinate")
@@ -159,9 +187,9 @@ def hoi_arrays(src, # path of a JSON file, or an already loaded list of image di
     _fail_first(box_category < 0, at, 'category_id', lambda j: f"{cat91[j]} is not a COCO category id "
                 "(1..90 without the 10 unused ids, person = 1); files carry COCO-91 ids, not coco80 indices")
     # triplets
-    n_hoi = np.array([len(im[hoi_key]) for im in images], dtype=np.int64)
-    hoi_start = np.concatenate([[0], np.cumsum(n_hoi)])
-    hoi_items = [h for im in images for h in im[hoi_key]]
+    n_hoi = np.fromiter(map(len, map(itemgetter(hoi_key), images)), np.int64, count=len(images))   # (B,)
+    hoi_start = np.concatenate([[0], np.cumsum(n_hoi)])                       # (B+1,)
+    hoi_items = list(chain.from_iterable(map(itemgetter(hoi_key), images)))   # (T,) dicts, all images
     at = _Where(name, images, hoi_start, hoi_key)
     hoi_image = np.repeat(np.arange(len(images)), n_hoi)                      # (T,)
     nb = n_box[hoi_image]                                                     # (T,) boxes in the triplet's image
@@ -178,19 +206,26 @@ def hoi_arrays(src, # path of a JSON file, or an already loaded list of image di
     _fail_first(box_category[sub_row] != 0, at, 'subject_id', lambda j: f"{sub[j]} is a "
                 f"'{coco_objects().names[box_category[sub_row[j]]]}' box; the subject of a triplet must be a person box "
                 "(category_id 1): are subject and object swapped?")
+    hico_gt = isinstance(labels, LabelSpace) and kind == 'gt'
     if labels is not None:
         if isinstance(labels, VCocoLabels): lo, n_verbs, what = 0, len(labels.qpic_verbs), "V-COCO's QPIC verb ids"
         else: lo, n_verbs, what = labels.file_verb_offset, labels.n_verbs, f"{labels.name} verb ids"
         _fail_first((verb < lo) | (verb >= lo + n_verbs), at, 'category_id',
                     lambda j: f"{verb[j]} is not one of {what} ({lo}..{lo + n_verbs - 1})")
-        if isinstance(labels, LabelSpace) and kind == 'gt':
-            hoi = labels.verb_object_to_hoi[verb - lo, box_category[obj_row]]
-            _fail_first(hoi < 0, at, 'category_id', lambda j: f"({labels.verbs[verb[j] - lo]}, "
-                        f"{labels.objects[box_category[obj_row[j]]]}) is not an HOI class of {labels.name}")
+    if hico_gt:
+        vo = lambda j: f"({labels.verbs[verb[j] - lo]}, {labels.objects[box_category[obj_row[j]]]})"
+        hoi = labels.verb_object_to_hoi[verb - lo, box_category[obj_row]]    # (T,) hoi_idx, -1: not a class
+        _fail_first(hoi < 0, at, 'category_id', lambda j: f"{vo(j)} is not an HOI class of {labels.name}")
     if kind == 'gt' and any('hoi_category_id' in h for h in hoi_items):
-        hid = _column(hoi_items, 'hoi_category_id', at, 'int', default=1)
-        k = labels.n_hois if isinstance(labels, LabelSpace) else None
-        if k: _fail_first((hid < 1) | (hid > k), at, 'hoi_category_id', lambda j: f"{hid[j]} is not in 1..{k}")
+        has = np.fromiter(map(dict.__contains__, hoi_items, ['hoi_category_id'] * len(hoi_items)), bool,
+                          count=len(hoi_items))                                # (T,) the triplets that have one
+        hid = _column(hoi_items, 'hoi_category_id', at, 'int', default=0)     # (T,) 0 where absent
+        if hico_gt:
+            k = labels.n_hois
+            _fail_first(has & ((hid < 1) | (hid > k)), at, 'hoi_category_id', lambda j: f"{hid[j]} is not in 1..{k}")
+            _fail_first(has & (hid != hoi + 1), at, 'hoi_category_id', lambda j: f"{hid[j]} contradicts its (verb, "
+                        f"object) {vo(j)}, which is HOI class {hoi[j] + 1} of {labels.name}; correct it or remove "
+                        "hoi_category_id (the class is always taken from the verb and the object box)")
     score = None
     if kind == 'pred':
         score = _column(hoi_items, 'score', at, 'num')
@@ -217,18 +252,12 @@ def save_hoi_file(images:list[dict], # image dicts in the ground-truth or predic
                   kind:str|None=None, # 'gt' or 'pred'; None: 'pred' if the first image has 'hoi_prediction'
                   labels:LabelSpace|VCocoLabels|None=None, # label space for the verb checks
                  ) -> Path:
-    "Validate `images` and write them atomically (temporary file + `os.replace`) as a JSON list; returns the path."
+    "Validate `images` and write them atomically (`core.atomic_write`) as a JSON list; returns the path."
     path = Path(path)
     if kind is None: kind = 'pred' if images and isinstance(images[0], dict) and 'hoi_prediction' in images[0] else 'gt'
     checked = load_hoi_file(images, kind, labels, name=path.name)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix='.tmp', dir=path.parent)
-    try:
-        with os.fdopen(fd, 'w', encoding='utf-8') as f: json.dump(checked, f, default=_plain, allow_nan=False)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True); raise
-    return path
+    return atomic_write(path, json.dumps(checked, default=_plain, allow_nan=False))
 
 # %% ../nbs/02_data.ipynb #5096375e
 def check_predictions_match(preds, # prediction images (list of dicts, or `HoiArrays`)

@@ -10,7 +10,7 @@ import numpy as np
 
 from .core import ClhoiError
 from .labels import LabelSpace, VCocoLabels, hico_det
-from .data import HoiArrays, hoi_arrays, check_predictions_match
+from .data import HoiArrays, hoi_arrays, check_predictions_match, gc_paused
 
 # %% auto #0
 __all__ = ['AP11_MATLAB', 'AP11_NUMPY', 'AP_MODES', 'average_precision', 'pair_iou', 'match_detections', 'evaluate_hicodet']
@@ -135,40 +135,46 @@ def evaluate_hicodet(gt, # ground truth: path of a QPIC-style JSON file or its l
     rare_set = labels.rare if rare is None else frozenset(int(k) for k in rare)
     if any(not 0 <= k < K for k in rare_set): raise ClhoiError(f"rare: class indices must be in 0..{K - 1} (hoi_idx)")
 
-    g = hoi_arrays(gt, 'gt', labels); p = hoi_arrays(preds, 'pred', labels)
-    check_predictions_match(p, g, p.name, g.name)
-    gt_image, gt_hoi, gt_h, gt_o, gt_obj = _gt_pairs(g, labels)
-    npos = np.bincount(gt_hoi, minlength=K)                                    # (K,)
-    index = {fn: i for i, fn in enumerate(g.file_names)}
-    det_image = np.array([index[fn] for fn in p.file_names], dtype=np.int64)[p.hoi_image]   # (T,) GT image index
-    det_hoi = labels.verb_object_to_hoi[p.verb_id - labels.file_verb_offset, p.box_category[p.object]]  # (T,)
-    keep = det_hoi >= 0                                                        # (T,) (verb, object) is a class
-    n_invalid = int((~keep).sum())
-    if max_per_image is not None:                                              # QPIC's cap, before any evaluation filter
-        top = np.zeros_like(keep); top[keep] = _top_per_image(det_image[keep], p.score[keep], int(max_per_image))
-        keep = top
-    has_pair = np.bincount(gt_image, minlength=len(g)) > 0                     # (B,)
-    if images == 'non_empty': keep &= has_pair[det_image]
-    if setting == 'known_object':
-        warnings.warn("known_object: without HICO-DET's image-level labels (anno.mat) clhoi keeps, per class, the "
-                      "images with a ground-truth box of the class's object category; an approximation of the "
-                      "official Known-Object setting", stacklevel=2)
-        box_image = np.repeat(np.arange(len(g)), np.diff(g.box_start))           # (NB,) image of each GT box
-        has_obj = np.zeros((len(g), 80), dtype=bool); has_obj[box_image, g.box_category] = True   # (B, 80)
-        hoi_obj = np.array([o for _, o in labels.hois], dtype=np.int64)        # (K,)
-        keep &= has_obj[det_image, hoi_obj[np.maximum(det_hoi, 0)]]
-    sel = np.flatnonzero(keep)                                                 # (D,) in submission order
-    order, tp = match_detections(det_image[sel], det_hoi[sel], p.score[sel], p.boxes[p.subject[sel]],
-                                 p.boxes[p.object[sel]], gt_image, gt_hoi, gt_h, gt_o, iou_cmp)
-    ranked_hoi = det_hoi[sel][order]
-    bounds = np.searchsorted(ranked_hoi, np.arange(K + 1))                     # (K+1,) class segments of the ranking
-    ap, rec = np.zeros(K), np.zeros(K)
-    for k in range(K):
-        ap[k], rec[k] = average_precision(tp[bounds[k]:bounds[k + 1]], int(npos[k]), ap_mode)
-    is_rare = np.isin(np.arange(K), list(rare_set))
-    n_images = int(has_pair.sum()) if images == 'non_empty' else len(g)
-    return {'full': 100 * _mean(ap), 'rare': 100 * _mean(ap[is_rare]), 'non_rare': 100 * _mean(ap[~is_rare]),
-            'ap': 100 * ap, 'npos': npos, 'recall': 100 * rec, 'n_images': n_images, 'n_detections': len(sel),
-            'n_invalid': n_invalid,
-            'options': dict(labels=labels.name, setting=setting, ap_mode=ap_mode, iou_cmp=iou_cmp, iou_threshold=0.5,
-                            max_per_image=max_per_image, images=images, rare='labels' if rare is None else 'given')}
+    with gc_paused():   # the decoded files are freed before the collector runs again: it never scans them
+        g = hoi_arrays(gt, 'gt', labels); p = hoi_arrays(preds, 'pred', labels)
+        if len(g.subject) == 0:
+            raise ClhoiError(f"{g.name}: no human-object pairs: nothing to score (every hoi_annotation list is empty); "
+                             "is this the right ground-truth file?")
+        check_predictions_match(p, g, p.name, g.name)
+        gt_image, gt_hoi, gt_h, gt_o, gt_obj = _gt_pairs(g, labels)
+        npos = np.bincount(gt_hoi, minlength=K)                                    # (K,)
+        index = {fn: i for i, fn in enumerate(g.file_names)}
+        det_image = np.array([index[fn] for fn in p.file_names], dtype=np.int64)[p.hoi_image]   # (T,) GT image index
+        det_hoi = labels.verb_object_to_hoi[p.verb_id - labels.file_verb_offset, p.box_category[p.object]]  # (T,)
+        keep = det_hoi >= 0                                                        # (T,) (verb, object) is a class
+        n_invalid = int((~keep).sum())
+        if max_per_image is not None:                                  # QPIC's cap, before any evaluation filter
+            top = np.zeros_like(keep); top[keep] = _top_per_image(det_image[keep], p.score[keep], int(max_per_image))
+            keep = top
+        has_pair = np.bincount(gt_image, minlength=len(g)) > 0                     # (B,)
+        if images == 'non_empty': keep &= has_pair[det_image]
+        if setting == 'known_object':
+            warnings.warn("known_object: without HICO-DET's image-level labels (anno.mat) clhoi keeps, per class, the "
+                          "images with a ground-truth box of the class's object category; an approximation of the "
+                          "official Known-Object setting", stacklevel=2)
+            box_image = np.repeat(np.arange(len(g)), np.diff(g.box_start))           # (NB,) image of each GT box
+            has_obj = np.zeros((len(g), 80), dtype=bool); has_obj[box_image, g.box_category] = True   # (B, 80)
+            hoi_obj = np.array([o for _, o in labels.hois], dtype=np.int64)        # (K,)
+            keep &= has_obj[det_image, hoi_obj[np.maximum(det_hoi, 0)]]
+        sel = np.flatnonzero(keep)                                                 # (D,) in submission order
+        order, tp = match_detections(det_image[sel], det_hoi[sel], p.score[sel], p.boxes[p.subject[sel]],
+                                     p.boxes[p.object[sel]], gt_image, gt_hoi, gt_h, gt_o, iou_cmp)
+        ranked_hoi = det_hoi[sel][order]
+        bounds = np.searchsorted(ranked_hoi, np.arange(K + 1))          # (K+1,) class segments of the ranking
+        ap, rec = np.zeros(K), np.zeros(K)
+        for k in range(K):
+            ap[k], rec[k] = average_precision(tp[bounds[k]:bounds[k + 1]], int(npos[k]), ap_mode)
+        is_rare = np.isin(np.arange(K), list(rare_set))
+        n_images = int(has_pair.sum()) if images == 'non_empty' else len(g)
+        res = {'full': 100 * _mean(ap), 'rare': 100 * _mean(ap[is_rare]), 'non_rare': 100 * _mean(ap[~is_rare]),
+               'ap': 100 * ap, 'npos': npos, 'recall': 100 * rec, 'n_images': n_images, 'n_detections': len(sel),
+               'n_invalid': n_invalid,
+               'options': dict(labels=labels.name, setting=setting, ap_mode=ap_mode, iou_cmp=iou_cmp, iou_threshold=0.5,
+                               max_per_image=max_per_image, images=images, rare='labels' if rare is None else 'given')}
+        del g, p
+    return res

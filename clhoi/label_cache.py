@@ -6,25 +6,23 @@
 from __future__ import annotations
 import json, os, warnings
 from collections import Counter
-from dataclasses import dataclass
 from pathlib import Path
 
-import pandas as pd
-from fastcore.script import Param
+import orjson
 from tqdm.auto import tqdm
 
-from .core import ClhoiError
+from .core import ClhoiError, atomic_write, check_range, exclusive_lock
 from .labels import LabelSpace, coco_objects, hico_det, label_space
 from .data import load_hoi_file
 from .parsing import parse_pairs, has_action_verb, sample_negatives
-from .teacher import Generation, Teacher, make_teacher, build_tiny_teacher
+from .teacher import Generation, Teacher, make_teacher, resolve_teacher, build_tiny_teacher
 
 # %% auto #0
-__all__ = ['SCHEMA', 'make_record', 'LabelCache', 'dataset_images', 'shard_of', 'teach', 'read_labels', 'teach_command',
-           'merge_command', 'gt_image_pairs', 'label_statistics', 'plot_label_statistics']
+__all__ = ['SCHEMA', 'make_record', 'cache_lock', 'parse_cache', 'LabelCache', 'dataset_images', 'shard_of', 'teach',
+           'read_labels', 'merge_caches', 'gt_image_pairs', 'label_statistics', 'plot_label_statistics']
 
 # %% ../nbs/10b_label_cache.ipynb #ecae9bae
-SCHEMA = 1
+SCHEMA = 2   # the label-cache format: a header line, then one record per image
 
 def make_record(file_name:str, caption:str, raw:str, settings:dict, seed:int=0, n_negatives:int=2) -> dict:
     "One cache line: the teacher's answers for one image, parsed, with its negative verbs."
@@ -33,52 +31,101 @@ def make_record(file_name:str, caption:str, raw:str, settings:dict, seed:int=0, 
             'pairs': [list(p) for p in pairs], 'has_action': bool(pairs) or has_action_verb(caption),
             'negatives': sample_negatives([v for v, _ in pairs], k=n_negatives, seed=(seed, file_name))}
 
+def cache_lock(path:str|Path, # the label cache
+              ):
+    "The lock a writer of the cache holds (`core.exclusive_lock` on `PATH.lock`): one writer at a time."
+    path = Path(path)
+    if not path.parent.is_dir(): raise ClhoiError(f"{path.parent} does not exist: create it first, or write elsewhere")
+    return exclusive_lock(Path(str(path) + '.lock'), str(path))
+
+def _header_line(settings:dict) -> str: return json.dumps({'clhoi_label_cache': SCHEMA, 'settings': settings}) + '\n'
+def _record_line(record:dict) -> str: return json.dumps(record, ensure_ascii=False) + '\n'
+
+def _first_difference(a:dict, b:dict) -> tuple[str, object, object]|None:
+    "The first key whose value differs between two settings dicts, with both values."
+    return next(((k, a.get(k), b.get(k)) for k in {**a, **b} if a.get(k) != b.get(k)), None)
+
+def _decode(line:bytes):
+    "A cache line, decoded; None if it is not JSON."
+    try: return orjson.loads(line)
+    except orjson.JSONDecodeError: return None
+
+def parse_cache(data:bytes, # the bytes of a cache file
+                path:str|Path, # its path, for the messages
+               ) -> tuple[dict, list[dict], int]:
+    "(header settings, records, end of the last whole line): every line checked; bytes after `end` are a torn last line."
+    *lines, torn = data.split(b'\n')           # whole lines, and what follows the last newline (torn, or b'')
+    head = _decode(lines[0]) if lines else None
+    if not (isinstance(head, dict) and 'clhoi_label_cache' in head and isinstance(head.get('settings'), dict)):
+        what = ('an old label cache without a header (teach it again into a new file)'
+                if isinstance(head, dict) and 'file_name' in head else 'not a clhoi label cache')
+        raise ClhoiError(f"{path}: line 1 is not a label-cache header: {what}; the file was left unchanged")
+    if head['clhoi_label_cache'] != SCHEMA:
+        raise ClhoiError(f"{path}: line 1: label-cache format {head['clhoi_label_cache']!r}, this clhoi reads format "
+                         f"{SCHEMA}; use the clhoi that wrote it")
+    settings, records, seen = head['settings'], [], {}
+    for n, line in enumerate(lines[1:], 2):
+        rec = _decode(line)
+        if not isinstance(rec, dict) or not isinstance(rec.get('file_name'), str):
+            what = 'not valid JSON' if rec is None else 'not a record (a JSON object with a file_name)'
+            raise ClhoiError(f"{path}: line {n} is {what}: the cache is damaged before its end (not by an interrupted "
+                             "run); move it away and teach again")
+        if (diff := _first_difference({k: rec.get(k) for k in settings}, settings)):
+            raise ClhoiError(f"{path}: line {n} was made with {diff[0]}={diff[1]!r} but the header says {diff[2]!r}: "
+                             "the cache mixes two teachers; move it away and teach again")
+        if rec['file_name'] in seen:
+            raise ClhoiError(f"{path}: line {n} repeats {rec['file_name']} of line {seen[rec['file_name']]}: "
+                             "two runs wrote this cache at once; move it away and teach again")
+        seen[rec['file_name']] = n; records.append(rec)
+    return settings, records, len(data) - len(torn)
+
 class LabelCache:
-    "An append-only JSONL cache of teacher answers that survives being killed at any moment."
-    def __init__(self, path:str|Path, # the .jsonl file (created if missing)
-                 settings:dict|None=None, # the teacher's settings: a cache made with other settings is refused
+    "A label cache: a header line (format, version, settings), then one JSON record per image, appended as taught."
+    def __init__(self, path:str|Path, # the .jsonl file
+                 for_writing:bool=False, # the caller will `start` it (holding `cache_lock`): a missing file is a new cache
                 ):
-        self.path, self.settings = Path(path), settings
-        self.records = self._read()
+        "Read and check a cache; the file is never changed here. A torn last line is skipped (a reader warns)."
+        self.path, self.settings, self.records, self.end, self.torn = Path(path), None, [], 0, b''
+        try: data = self.path.read_bytes()
+        except FileNotFoundError:
+            if not for_writing: raise ClhoiError(f"{self.path} does not exist; give the path of a label cache") from None
+            data = None
+        except IsADirectoryError: raise ClhoiError(f"{self.path} is a folder, not a label cache") from None
+        except OSError as e: raise ClhoiError(f"{self.path}: cannot read it ({e.strerror or e})") from None
+        if data is not None:
+            self.settings, self.records, self.end = parse_cache(data, self.path)
+            self.torn = data[self.end:]
+            if self.torn and not for_writing:
+                warnings.warn(f"{self.path}: its last line was cut off (an interrupted run): skipped, file unchanged")
         self.done = {r['file_name'] for r in self.records}
+        self._started = False
 
-    def _read(self) -> list[dict]:
-        if not self.path.exists(): return []
-        data = self.path.read_bytes()
-        lines = data.split(b'\n')
-        good, end = [], 0
-        for i, line in enumerate(lines):
-            if i == len(lines) - 1:
-                if line.strip(): self._repair(end, 'the last line was cut off')
-                break
-            try: rec = json.loads(line)
-            except ValueError:
-                if i == len(lines) - 2 and not lines[-1].strip(): self._repair(end, 'the last line is not valid JSON'); break
-                raise ClhoiError(f"{self.path}: line {i + 1} is not valid JSON; the cache is damaged before its end "
-                                 "(not by an interrupted run): move it away and teach again") from None
-            self._check(rec, i + 1); good.append(rec); end += len(line) + 1
-        return good
-
-    def _repair(self, end:int, why:str):
-        warnings.warn(f"{self.path}: {why} (an interrupted run); it is dropped and that image will be taught again")
-        with open(self.path, 'r+b') as f: f.truncate(end)
-
-    def _check(self, rec:dict, line:int):
-        if rec.get('schema') != SCHEMA or 'file_name' not in rec:
-            raise ClhoiError(f"{self.path}: line {line} is not a clhoi label-cache record (schema {SCHEMA})")
-        if self.settings is not None:
-            diff = {k: (rec.get(k), v) for k, v in self.settings.items() if rec.get(k) != v}
-            if diff:
-                k, (old, new) = next(iter(diff.items()))
-                raise ClhoiError(f"{self.path} was made with {k}={old!r}, not {new!r}: teach into another --out "
-                                 "(a cache mixes no two teachers or prompts)")
+    def start(self, settings:dict) -> LabelCache:
+        "Ready the cache for answers made with `settings`: checked against its header (written if new), torn line cut."
+        if self.settings is None:
+            if self.path.exists(): raise ClhoiError(f"{self.path} appeared while it was created: is another clhoi writing it?")
+            atomic_write(self.path, _header_line(settings))
+        elif (diff := _first_difference(self.settings, settings)):
+            raise ClhoiError(f"{self.path} was made with {diff[0]}={diff[1]!r}, not {diff[2]!r}: teach into another --out "
+                             "(a cache mixes no two teachers, prompts or seeds)")
+        elif self.torn:
+            with open(self.path, 'r+b') as f:
+                f.seek(self.end)
+                if f.read() != self.torn or b'\n' in self.torn:   # only the torn last line may go
+                    raise ClhoiError(f"{self.path} changed while it was read: is another clhoi writing it?")
+                warnings.warn(f"{self.path}: its last line was cut off (an interrupted run): dropped, taught again")
+                f.truncate(self.end)
+            self.torn = b''
+        self.settings, self._started = settings, True
+        return self
 
     def append(self, records:list[dict]) -> None:
-        "Append records, one `os.write` per line, then fsync."
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        "Append records, one `os.write` per line, then fsync (after `start`)."
+        if not self._started: raise RuntimeError("LabelCache.append before start(settings)")
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
         try:
             for r in records:
-                os.write(fd, (json.dumps(r, ensure_ascii=False) + '\n').encode('utf-8'))
+                os.write(fd, _record_line(r).encode('utf-8'))
                 self.records.append(r); self.done.add(r['file_name'])
             os.fsync(fd)
         finally: os.close(fd)
@@ -91,13 +138,14 @@ _LAYOUT = {'hico-det': {'train': ('images/train2015', 'annotations/trainval_hico
                       'test': ('images/val2014', 'annotations/test_vcoco.json')}}
 
 def dataset_images(dataset:str, # 'world', 'hico-det', 'v-coco', or 'folder'
-                   split:str='train', root:str|Path|None=None, # the dataset's folder (real data), or a World folder
-                   world_seed:int=0, # the World's seed
+                   split:str='train', # 'train' or 'test' (HOI World also 'pretrain')
+                   root:str|Path|None=None, # the dataset's folder (real data), or a World's (its world.json describes it)
                   ) -> tuple[list[Path], dict|None]:
     "The image paths of a dataset split, and the World's captions when the dataset is HOI World."
-    if dataset == 'world':
-        from clhoi.world import WorldConfig, load_world
-        folder, _, captions = load_world(split, WorldConfig(seed=world_seed), root=root)
+    if dataset == 'world':   # a World on disk is described by its manifest; without a folder, the default World
+        from clhoi.world import WorldConfig, load_world, world_config_from
+        cfg = world_config_from(root) if root is not None else WorldConfig()
+        folder, _, captions = load_world(split, cfg, root=root)
         return sorted(Path(folder).glob('*.png')), captions
     if dataset == 'folder':
         if root is None or not Path(root).is_dir(): raise ClhoiError(f"--images {root}: not a folder of images")
@@ -120,12 +168,14 @@ def shard_of(items:list, shard:str) -> list:
 # %% ../nbs/10b_label_cache.ipynb #33addad3
 def teach(teacher:Teacher, # any teacher
           images:list[Path], # the images to teach (paths)
-          out:str|Path, # the cache (.jsonl), resumed if it exists
+          out:str|Path|LabelCache, # the cache (.jsonl), resumed if it exists; or one opened for writing, locked
           seed:int=0, # seeds the negative verbs
           limit:int|None=None, # stop after this many images (all by default)
           progress:bool=True) -> LabelCache:
     "Run the teacher over the images not yet in the cache, appending each batch as soon as it is done."
-    cache = LabelCache(out, teacher.settings)
+    if not isinstance(out, LabelCache):               # take the lock before the cache is read, hold it to the end
+        with cache_lock(out): return teach(teacher, images, LabelCache(out, for_writing=True), seed, limit, progress)
+    cache = out.start({**teacher.settings, 'seed': seed})
     todo = [p for p in images if Path(p).name not in cache.done][:limit]
     bs = max(1, teacher.batch_size)
     with tqdm(total=len(todo), desc=f"teaching ({teacher.name})", disable=not progress) as bar:
@@ -140,51 +190,36 @@ def teach(teacher:Teacher, # any teacher
 def read_labels(path:str|Path, # a label cache
                 keep_no_action:bool=False, # keep images whose caption names no action (A.2 drops them)
                ) -> list[dict]:
-    "The records of a label cache, in file-name order; images without an action verb dropped (A.2)."
+    "The records of a label cache, in file-name order; images without an action verb dropped (A.2). Read only."
     recs = LabelCache(path).records
     return sorted((r for r in recs if keep_no_action or r['has_action']), key=lambda r: r['file_name'])
 
 # %% ../nbs/10b_label_cache.ipynb #146228b5
-def teach_command(dataset:str='world', # world, hico-det, v-coco (or leave it and give --images)
-                  teacher:str='world-captions', # instructblip, blip2, world-captions (alias oracle: HOI World's captions), or a hub id / local folder
-                  out:str='labels.jsonl', # the label cache; an interrupted run resumes from it
-                  split:str='train', # train or test
-                  root:str=None, # the dataset folder (real data: holds images/ and annotations/; World: where it is built)
-                  images:str=None, # a folder of images to teach instead of a dataset
-                  shard:str='0/1', # i/n: teach every n-th image from the i-th (one shard per GPU)
-                  batch_size:int=8, # images per generate call
-                  device:str=None, # cuda, cpu, ... (default: CUDA if available)
-                  dtype:str='float16', # float32, float16 or bfloat16 (real teachers)
-                  max_new_tokens:int=64, # longest answer
-                  limit:int=None, # stop after this many new images
-                  seed:int=0, # seeds the negative verbs (and the World)
-                  quiet:bool=False, # no progress bar
-                 ):
-    "Run a teacher VLLM over a dataset into a resumable JSONL label cache."
-    paths, captions = dataset_images('folder' if images else dataset, split, images or root, seed)
-    paths = shard_of(paths, shard)
-    kw = {} if teacher in ('world-captions', 'oracle') else dict(device=device, dtype=dtype, batch_size=batch_size,
-                                                      generation=Generation(max_new_tokens=max_new_tokens))
-    if device in (None, 'cpu') and dtype == 'float16' and teacher not in ('world-captions', 'oracle'):
-        import torch
-        if not torch.cuda.is_available(): kw['dtype'] = 'float32'           # half precision is a GPU setting
-    t = make_teacher(teacher, captions, **kw)
-    cache = teach(t, paths, out, seed, limit, progress=not quiet)
-    n_act = sum(r['has_action'] for r in cache.records)
-    print(f"{out}: {len(cache.records)} images taught ({n_act} with an action verb) of {len(paths)} in this shard")
+def _same_file(a:Path, b:Path) -> bool:
+    return a.resolve() == b.resolve() or (a.exists() and b.exists() and os.path.samefile(a, b))
 
-def merge_command(out:Param('the merged cache to write (a new file)', str, required=True)=None,
-                  inputs:Param('the shard caches to merge', str, nargs='+', required=True)=None,
-                 ):
-    "Merge shard label caches into one, sorted by file name; the same image taught twice must agree."
-    merged = {}
+def merge_caches(out:str|Path, # the merged cache to write (a new file)
+                 inputs:list, # the shard caches to merge (only read)
+                ) -> int: # images in the merged cache
+    "Merge shard label caches into a new one, sorted by file name; the same image taught twice must agree."
+    out = Path(out)
     for p in inputs:
-        for r in LabelCache(p).records:
-            old = merged.setdefault(r['file_name'], r)
-            if old != r: raise ClhoiError(f"{p}: {r['file_name']} has a different answer in another shard")
-    if Path(out).exists(): raise ClhoiError(f"{out} exists: merge into a new file")
-    LabelCache(out).append([merged[k] for k in sorted(merged)])
-    print(f"{out}: {len(merged)} images from {len(inputs)} caches")
+        if _same_file(Path(p), out): raise ClhoiError(f"--out {out} is also an input: merge into a new file")
+    with cache_lock(out):
+        if out.exists(): raise ClhoiError(f"{out} exists: merge into a new file")
+        caches = [LabelCache(p) for p in inputs]            # read only: a torn last line is skipped, not repaired
+        for c in caches[1:]:
+            if (diff := _first_difference(caches[0].settings, c.settings)):
+                raise ClhoiError(f"{caches[0].path} and {c.path} were made with different {diff[0]} ({diff[1]!r} vs "
+                                 f"{diff[2]!r}): merge only shards of one teaching run")
+        merged, source = {}, {}
+        for c in caches:
+            for r in c.records:
+                old = merged.setdefault(r['file_name'], r); source.setdefault(r['file_name'], c.path)
+                if old != r:
+                    raise ClhoiError(f"{source[r['file_name']]} and {c.path}: {r['file_name']} has different answers")
+        atomic_write(out, _header_line(caches[0].settings) + ''.join(_record_line(merged[k]) for k in sorted(merged)))
+    return len(merged)
 
 # %% ../nbs/10b_label_cache.ipynb #24704b81
 def gt_image_pairs(images:list[dict], labels:LabelSpace) -> dict[str, set[tuple[str, str]]]:
@@ -201,8 +236,9 @@ def gt_image_pairs(images:list[dict], labels:LabelSpace) -> dict[str, set[tuple[
 def label_statistics(records:list[dict], # label-cache records
                      gt:list[dict], # the QPIC-style ground truth of the same images
                      labels:LabelSpace, # its label space
-                    ) -> tuple[pd.DataFrame, dict]:
-    "Per-verb image counts (teacher vs ground truth) and pair precision/recall over the images both cover."
+                    ) -> tuple:
+    "(DataFrame of per-verb image counts, teacher vs ground truth; pair precision/recall over the images both cover)."
+    import pandas as pd                          # imported here: `clhoi teach` never needs it
     truth = gt_image_pairs(gt, labels)
     recs = [r for r in records if r['file_name'] in truth]
     tp = n_pred = n_true = 0
@@ -217,7 +253,8 @@ def label_statistics(records:list[dict], # label-cache records
     return df, {'images': len(recs), 'precision': tp / n_pred if n_pred else float('nan'),
                 'recall': tp / n_true if n_true else float('nan')}
 
-def plot_label_statistics(df:pd.DataFrame, top:int=30, ax=None):
+def plot_label_statistics(df, # (V, 3) the DataFrame of `label_statistics`: verb, ground truth, teacher
+                          top:int=30, ax=None):
     "Fig. 9: images per verb, ground truth vs teacher, for the `top` most frequent ground-truth verbs."
     import matplotlib.pyplot as plt, seaborn as sns
     long = df.head(top).melt(id_vars='verb', var_name='labels', value_name='images')

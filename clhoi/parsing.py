@@ -121,9 +121,9 @@ def _ground_truth_verb_words() -> set[str]:
 _NOT_VERBS = frozenset('sure here there yes no okay ok well note the a an this that it i we you they he she these '
                        'those interaction interactions human object objects triplet triplets none nothing sentence '
                        'caption image picture person persons people man woman in of and or verb action'.split())
-_BRACKETS = re.compile(r"[<(\[{]([^<>()\[\]{}]*?)[>)\]}]")
 _BULLET = re.compile(r"^\s*(?:[*\-•·‣◦+>]+|\(?\d{1,3}[.):]|\(?[a-z][.)](?=\s))\s*")
-_FIELD = re.compile(r"\b(?:interaction|verb|action|object|obj|subject|human|person)s?\s*[:=]\s*(?=\S)", re.I)
+_FIELD = re.compile(r"(?:^|(?<=[,;(\[{<]))[\s']*"                 # a field name starts the item or follows a comma
+                    r"(?:interaction|verb|action|object|obj|subject|human|person)s?'?\s*[:=]\s*(?=\S)", re.I)
 _QUOTES = str.maketrans({c: ' ' for c in '"“”‘’`*'})
 
 def _is_person(phrase:str) -> bool: return clean_object(phrase) == 'person' or phrase.strip().lower() in ('he', 'she', 'they', 'someone')
@@ -141,14 +141,22 @@ def _looks_like_verb(word:str) -> bool:
     return (word.endswith('ing') and lemma != word) or lemma in _verb_heads()
 
 def _phrase_pairs(phrase:str) -> list[tuple[str, str]]:
-    "'the man is riding a horse and holding a kite' -> [('ride', 'horse'), ('hold', 'kite')]."
+    "'the man is riding a horse and holding a kite and a cup' -> [('ride', 'horse'), ('hold', 'kite'), ('hold', 'cup')]"
     out = []
     for part in re.split(r"\band\b|\bwhile\b|\bwhilst\b|,", phrase):
         words = _WORD.findall(part.lower())
         aux = [i for i, w in enumerate(words[:8]) if w in _AUX]
         if aux: words = words[aux[0] + 1:]                                   # 'the persons ... are flying' -> 'flying'
-        while words and (words[0] in _DETERMINERS or _is_person(words[0]) or words[0] in ('also', 'both')): words = words[1:]
-        if len(words) < 2 or not _looks_like_verb(words[0]): continue
+        had_subject = False
+        while words and (words[0] in _DETERMINERS or _is_person(words[0]) or words[0] in ('also', 'both')):
+            had_subject |= _is_person(words[0]); words = words[1:]
+        if len(words) < 2 or not _looks_like_verb(words[0]):
+            # 'holding a knife and a fork': a bare object after 'and' or ',' shares the verb before it
+            if (out and words and not aux and not had_subject and len(words) <= 3 and words[0] not in _CUT_AT
+                    and not any(_looks_like_verb(w) for w in words)
+                    and (obj := clean_object(' '.join(words))) not in ('', 'person')):
+                out.append((out[-1][0], obj))
+            continue
         n = 2 if words[1] in PARTICLES else 1
         verb, obj = lemma_verb(' '.join(words[:n])), clean_object(' '.join(words[n:]))
         if verb and obj: out.append((verb, obj))
@@ -167,28 +175,74 @@ def _triplet_pairs(parts:list[str]) -> list[tuple[str, str]]:
     objs = [clean_object(o) for o in re.split(r"\band\b|&|/", parts[1])]
     return [(verb, o) for o in objs if o]
 
-def _items(text:str) -> list[str]:
-    "Cut an answer into candidate items (bracketed groups, lines, sentences), bullets and preambles removed."
-    items = []
-    for line in text.splitlines():
-        groups = [g for g in _BRACKETS.findall(line) if re.search(r"[,\-:]", g)]
-        if groups: items += groups; continue
-        for sent in re.split(r"(?<=[a-z\)])[.!?;]+(?=\s|$|[*•])|;", line, flags=re.I):
-            sent = _BULLET.sub('', sent.translate(_QUOTES)).strip(' .!?')
-            sent = _FIELD.sub(' ', sent)                     # 'Interaction: rides, Object: motorbike'
-            if ':' in sent:                                  # 'Here are the interactions: ride, horse' / 'Ride: horse'
-                head, tail = sent.split(':', 1)
-                if len(head.split()) > 2 or not tail.strip() or 'interaction' in head.lower(): sent = tail
-            if sent.strip(): items.append(sent.strip())
-    return items
-
 def _item_pairs(item:str) -> list[tuple[str, str]]:
+    "One cleaned item: a triplet ('ride, horse', 'man - riding - bike') or else a phrase ('riding a horse')."
     item = item.strip().strip(' .!?"\'')
     parts = re.split(r",|\s[-–—:]\s|:", item)
     if len(parts) in (2, 3) and len(_WORD.findall(parts[-2 if len(parts) == 3 else 0].lower())) <= 3:
         pairs = _triplet_pairs(parts)
         if pairs: return pairs
     return _phrase_pairs(item)
+
+# %% ../nbs/09_parsing.ipynb #kvcd0001
+_VALUE = r"(?:(?!\s[-–—]\s)[^,;.\n\"{}<>()\[\]=:*]){1,60}"   # one field's value: no separators, 60 chars at most
+_KEY_VALUE = re.compile(
+    rf"\b(?:interaction|verb|action)s?\b[\s\"'*]*[:=\-–][\s\"'*]*(?P<verb>{_VALUE}?)"      # 'Interaction: riding'
+    r"(?:[\s,;\"'*•\-]|\d{1,2}[.)]){1,20}"                                            # ', ' / '\n- ' / '", "'
+    rf"\b(?:object|obj)s?\b[\s\"'*]*[:=\-–][\s\"'*]*(?P<object>{_VALUE})", re.I)      # 'Object: horse'
+
+def _key_values_as_pairs(text:str) -> str:
+    "`text` with every 'interaction: V ... object: O' record rewritten as a line '<V, O>'."
+    return _KEY_VALUE.sub(lambda m: f"\n<{m['verb'].strip()}, {m['object'].strip()}>\n", text)
+
+# %% ../nbs/09_parsing.ipynb #encd0001
+_ENUMERATOR = re.compile(r"(?:^|(?<=\s))\(?(\d{1,2}|[a-h])[.)](?=[\s*\"'<(\[]|[a-zA-Z])")
+
+def _split_enumeration(line:str) -> list[str]:
+    "'1. hold, cup 2. read, book' -> ['1. hold, cup', '2. read, book']; [line] when no counting run of markers."
+    runs, waiting = [], {}                             # waiting: the marker that would continue a run -> the run
+    for m in _ENUMERATOR.finditer(line):
+        value = (int(m[1]), 'n') if m[1].isdigit() else (ord(m[1]), 'a')
+        run = waiting.pop(value, None)
+        if run is None: run = []; runs.append(run)
+        run.append(m.start()); waiting[(value[0] + 1, value[1])] = run
+    run = max(runs, key=len, default=[])
+    if len(run) < 2: return [line]
+    cuts = [0] + run + [len(line)]
+    return [line[a:b] for a, b in zip(cuts, cuts[1:]) if line[a:b].strip()]
+
+# %% ../nbs/09_parsing.ipynb #lncd0001
+_BRACKETS = re.compile(r"[<(\[{]([^<>()\[\]{}]*?)[>)\]}]")
+_SENTENCE_END = re.compile(r"(?<=[a-z\)])[.!?;]+(?=\s|$|[*•])|;", re.I)
+
+def _clean_item(text:str) -> str:
+    "Quotes and bold stars, a leading bullet or number, field names ('Interaction:') and end punctuation removed."
+    text = _BULLET.sub('', text.translate(_QUOTES)).strip(' .!?')
+    return _FIELD.sub(' ', text).strip()
+
+def _sentence_pairs(sent:str) -> list[tuple[str, str]]:
+    "Pairs of one sentence: a preamble before ':' is skipped, an explanation after ':' is ignored."
+    sent = _clean_item(sent)
+    if ':' not in sent: return _item_pairs(sent)
+    head, tail = sent.split(':', 1)
+    if not tail.strip(): return []                                          # 'Here are the interactions:'
+    head_pairs = _item_pairs(head)
+    if head_pairs: return head_pairs                                        # 'Riding a horse: he sits on it'
+    if len(head.split()) > 2 or 'interaction' in head.lower(): return _item_pairs(tail)   # a preamble
+    return _item_pairs(sent)                                                # 'Ride: horse'
+
+def _line_pairs(line:str) -> list[tuple[str, str]]:
+    "Pairs of one line of an answer: bracketed groups first, else its sentences, else its long parentheses."
+    groups, notes = [], []
+    def take(m):                                         # pair groups and long parentheses leave the line
+        inner = m[1]
+        if re.search(r"[,\-:=]", inner): groups.append(inner); return ' '
+        if len(_WORD.findall(inner.lower())) >= 3: notes.append(inner); return ' '
+        return m[0]                                      # 'Riding (horse)': a short one stays in the text
+    rest = _BRACKETS.sub(take, line)
+    pairs = [p for g in groups for p in _item_pairs(_clean_item(g))]
+    pairs = pairs or [p for s in _SENTENCE_END.split(rest) for p in _sentence_pairs(s)]
+    return pairs or [p for n in notes for p in _phrase_pairs(_clean_item(n))]
 
 # %% ../nbs/09_parsing.ipynb #28204ead
 def parse_pairs(text:str, # the teacher's raw answer to the parse prompt
@@ -199,13 +253,12 @@ def parse_pairs(text:str, # the teacher's raw answer to the parse prompt
     "(verb, object) pairs in order of appearance, deduplicated; [] for an empty, chatty or garbled answer."
     if not isinstance(text, str) or not text.strip(): return []
     out = []
-    try:
-        for item in _items(text[:20_000]):
-            for v, o in _item_pairs(item):
+    for line in _key_values_as_pairs(text[:20_000]).splitlines():
+        for entry in _split_enumeration(line):
+            for v, o in _line_pairs(entry):
                 if synonyms: o = synonyms.get(o, o)
                 if labels is not None and not keep_unknown_objects and o not in labels.objects: continue
                 if (v, o) not in out: out.append((v, o))
-    except (ValueError, IndexError, KeyError, TypeError, AttributeError): pass   # never raise on odd text
     return out
 
 # %% ../nbs/09_parsing.ipynb #a91f7f99

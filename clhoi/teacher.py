@@ -4,19 +4,19 @@
 
 # %% ../nbs/10_teacher.ipynb #93813a99
 from __future__ import annotations
-import importlib, json, re
+import importlib, re
 from dataclasses import dataclass, asdict, field
+from functools import cached_property
 from pathlib import Path
 
-import torch
 from PIL import Image
 
-from .core import ClhoiError, get_device, load_checkpoint, seeded
+from .core import ClhoiError, get_device, load_checkpoint, read_json, seeded
 from .parsing import parse_pairs
 
 # %% auto #0
 __all__ = ['CAPTION_PROMPT', 'PARSE_PROMPT', 'TEACHERS', 'Generation', 'Teacher', 'HFTeacher', 'InstructBlipTeacher',
-           'Blip2Teacher', 'build_tiny_teacher', 'WorldCaptionTeacher', 'make_teacher']
+           'Blip2Teacher', 'build_tiny_teacher', 'WorldCaptionTeacher', 'resolve_teacher', 'make_teacher']
 
 # %% ../nbs/10_teacher.ipynb #218bbd27
 CAPTION_PROMPT = "What are the persons doing in the image?"
@@ -53,7 +53,7 @@ def _open(im) -> Image.Image:
     except (OSError, ValueError) as e: raise ClhoiError(f"{im}: cannot read the image ({e})") from None
 
 # %% ../nbs/10_teacher.ipynb #2660c961
-_DTYPES = {'float32': torch.float32, 'float16': torch.float16, 'bfloat16': torch.bfloat16}
+_DTYPES = ('float32', 'float16', 'bfloat16')   # names of torch dtypes: torch is imported when a model loads
 
 class HFTeacher(Teacher):
     "A transformers vision-LLM teacher: subclasses name the model and processor classes."
@@ -66,18 +66,31 @@ class HFTeacher(Teacher):
                  generation:Generation|None=None, # decoding settings (greedy by default)
                  caption_prompt:str=CAPTION_PROMPT, parse_prompt:str=PARSE_PROMPT):
         if dtype not in _DTYPES: raise ClhoiError(f"dtype={dtype!r}: choose one of {', '.join(_DTYPES)}")
-        self.checkpoint = checkpoint or self.default_checkpoint
-        self.device, self.dtype, self.batch_size = get_device(device), dtype, batch_size
+        self.checkpoint, self.dtype, self.batch_size = checkpoint or self.default_checkpoint, dtype, batch_size
         self.generation = generation or Generation()
         self.caption_prompt, self.parse_prompt = caption_prompt, parse_prompt
-        # the model classes are looked up inside the loaders: a missing checkpoint fails before they are imported
-        load = lambda cls: lambda name, **kw: getattr(importlib.import_module('transformers'), cls).from_pretrained(name, **kw)
-        self.processor = load_checkpoint(load(self.processor_class), self.checkpoint, self.what, hub=True)
-        self.model = load_checkpoint(load(self.model_class), self.checkpoint, self.what, hub=True, dtype=_DTYPES[dtype])
-        self.model.to(self.device).eval()
-        self.tokenizer = self.processor.tokenizer
-        self.tokenizer.padding_side = 'left'
-        self.decoder_only = not self.model.language_model.config.is_encoder_decoder
+        # the checks of `load_checkpoint` alone (its loader does nothing): a missing checkpoint fails now, in a moment
+        load_checkpoint(lambda name: None, self.checkpoint, self.what, hub=True)
+        self.device = get_device(device)
+
+    # The processor and model load when first used: a teacher is named, checked and compared with a cache first.
+    # Their classes are looked up inside the loader, so transformers is imported only then.
+    def _load(self, cls:str, **kw):
+        load = lambda name, **kw: getattr(importlib.import_module('transformers'), cls).from_pretrained(name, **kw)
+        return load_checkpoint(load, self.checkpoint, self.what, hub=True, **kw)
+    @cached_property
+    def processor(self):
+        proc = self._load(self.processor_class)
+        proc.tokenizer.padding_side = 'left'                 # batched generation with decoder-only models
+        return proc
+    @cached_property
+    def model(self):
+        import torch
+        return self._load(self.model_class, dtype=getattr(torch, self.dtype)).to(self.device).eval()
+    @property
+    def tokenizer(self): return self.processor.tokenizer
+    @property
+    def decoder_only(self) -> bool: return not self.model.language_model.config.is_encoder_decoder
 
     @property
     def name(self) -> str: return f"{type(self).__name__}:{self.checkpoint}"
@@ -89,26 +102,26 @@ class HFTeacher(Teacher):
         new = out[:, prompt_len:] if self.decoder_only else out     # (B, L_new)
         return [t.strip() for t in self.tokenizer.batch_decode(new, skip_special_tokens=True)]
 
-    @torch.inference_mode()
     def caption(self, images:list) -> list[str]:
-        out = []
+        import torch
+        out, dtype = [], getattr(torch, self.dtype)
         for i in range(0, len(images), self.batch_size):
             ims = [_open(im) for im in images[i:i + self.batch_size]]
             inputs = self.processor(images=ims, text=[self.caption_prompt] * len(ims), return_tensors='pt', padding=True)
-            inputs = {k: (v.to(self.device, _DTYPES[self.dtype]) if v.is_floating_point() else v.to(self.device))
+            inputs = {k: (v.to(self.device, dtype) if v.is_floating_point() else v.to(self.device))
                       for k, v in inputs.items()}
-            ids = self.model.generate(**inputs, **asdict(self.generation))              # (B, L)
+            with torch.inference_mode(): ids = self.model.generate(**inputs, **asdict(self.generation))  # (B, L)
             out += self._decode(ids, inputs['input_ids'].shape[1])
         return out
 
-    @torch.inference_mode()
     def parse_raw(self, captions:list[str]) -> list[str]:
         "The language model alone, on 'caption + parse prompt' (A.1)."
+        import torch
         out, lm = [], self.model.language_model
         for i in range(0, len(captions), self.batch_size):
             texts = [f"{c} {self.parse_prompt}" for c in captions[i:i + self.batch_size]]
             enc = self.tokenizer(texts, return_tensors='pt', padding=True).to(self.device)
-            ids = lm.generate(**enc, **asdict(self.generation))                              # (B, L)
+            with torch.inference_mode(): ids = lm.generate(**enc, **asdict(self.generation))    # (B, L)
             out += self._decode(ids, enc['input_ids'].shape[1])
         return out
 
@@ -192,21 +205,39 @@ class WorldCaptionTeacher(Teacher):
 
 # %% ../nbs/10_teacher.ipynb #79ba1556
 TEACHERS = {'instructblip': InstructBlipTeacher, 'blip2': Blip2Teacher}
+_MODEL_TYPES = {'instructblip': InstructBlipTeacher, 'blip-2': Blip2Teacher}   # config.json's model_type
+
+def _is_path(name:str) -> bool:
+    "Is `name` a path? (A hub id is 'owner/model': no leading '.', '/' or '~', at most one '/'.)"
+    return name.startswith(('.', '/', '~')) or name.count('/') > 1 or '\\' in name
+
+def resolve_teacher(name:str, # 'instructblip', 'blip2', 'world-captions' (alias 'oracle'), a hub id or a local folder
+                   ) -> tuple[type[Teacher], str|None]:
+    "The teacher class `name` means and its checkpoint, checked on disk (offline: in the hub cache) without torch."
+    if name in ('world-captions', 'oracle'): return WorldCaptionTeacher, None
+    p = Path(name).expanduser()
+    if name in TEACHERS: cls, name = TEACHERS[name], TEACHERS[name].default_checkpoint
+    elif p.exists() or _is_path(name):
+        if not p.exists(): raise ClhoiError(f"{name}: no such folder")
+        if not p.is_dir(): raise ClhoiError(f"{name}: not a folder: give the folder a teacher was saved to (save_pretrained)")
+        if not (p / 'config.json').is_file():
+            raise ClhoiError(f"{name}: folder has no config.json: not a saved transformers model (save_pretrained writes one)")
+        cfg = read_json(p / 'config.json')
+        mt = cfg.get('model_type', '') if isinstance(cfg, dict) else ''
+        if mt not in _MODEL_TYPES: raise ClhoiError(f"{name}: model_type {mt!r} is neither InstructBLIP nor BLIP-2")
+        return _MODEL_TYPES[mt], name
+    elif 'blip2' in name.lower() or 'blip-2' in name.lower(): cls = Blip2Teacher
+    elif 'instructblip' in name.lower(): cls = InstructBlipTeacher
+    else: raise ClhoiError(f"unknown teacher {name!r}: use instructblip, blip2, world-captions, or a hub id / folder of one of them")
+    load_checkpoint(lambda name: None, name, cls.what, hub=True)   # its checks only: offline, the hub id must be cached
+    return cls, name
 
 def make_teacher(name:str, # 'instructblip', 'blip2', 'world-captions' (alias 'oracle'), or a hub id / local folder
                  captions:dict[str, str]|None=None, # the World's captions, for 'world-captions'
                  **kwargs) -> Teacher:
     "A teacher by name; a hub id or folder picks InstructBLIP or BLIP-2 from its config's `model_type`."
-    if name in ('world-captions', 'oracle'):
+    cls, checkpoint = resolve_teacher(name)
+    if cls is WorldCaptionTeacher:
         if captions is None: raise ClhoiError("the 'world-captions' teacher needs the World's captions (use --dataset world)")
         return WorldCaptionTeacher(captions)
-    if name in TEACHERS: return TEACHERS[name](**kwargs)
-    cfg = Path(name).expanduser() / 'config.json'
-    if cfg.exists():
-        mt = json.loads(cfg.read_text()).get('model_type', '')
-        cls = {'instructblip': InstructBlipTeacher, 'blip-2': Blip2Teacher}.get(mt)
-        if cls is None: raise ClhoiError(f"{name}: model_type {mt!r} is neither InstructBLIP nor BLIP-2")
-        return cls(name, **kwargs)
-    if 'blip2' in name.lower() or 'blip-2' in name.lower(): return Blip2Teacher(name, **kwargs)
-    if 'instructblip' in name.lower(): return InstructBlipTeacher(name, **kwargs)
-    raise ClhoiError(f"unknown teacher {name!r}: use instructblip, blip2, world-captions, or a hub id / folder of one of them")
+    return cls(checkpoint, **kwargs)

@@ -4,7 +4,7 @@
 
 # %% ../nbs/20a_vcoco.ipynb #b8f7819f
 from __future__ import annotations
-import contextlib, io, json, pickle, re
+import _compat_pickle, contextlib, importlib, io, pickle, re
 from collections import defaultdict
 from itertools import chain, compress, repeat
 from dataclasses import dataclass
@@ -15,7 +15,7 @@ from pycocotools.coco import COCO
 
 from .core import ClhoiError
 from .labels import v_coco, coco_objects
-from .data import HoiArrays, hoi_arrays
+from .data import HoiArrays, hoi_arrays, load_json, gc_paused
 
 # %% auto #0
 __all__ = ['PERSON_CATEGORY_ID', 'VCocoGroundTruth', 'read_split_ids', 'load_vcoco_gt', 'VCocoDetections',
@@ -74,14 +74,6 @@ class VCocoGroundTruth:
                                 [self.actions[p] for p in pos], [self.role_ids[p] for p in pos], self.source)
 
 # %% ../nbs/20a_vcoco.ipynb #181b9add
-def _read_json(path, what:str):
-    "A JSON file, with a message naming it when it is missing or broken."
-    p = Path(path)
-    if not p.is_file(): raise ClhoiError(f"{what} {str(p)!r} does not exist")
-    try: return json.loads(p.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ClhoiError(f"{what} {str(p)!r} is not valid JSON ({e})") from None
-
 def read_split_ids(src) -> np.ndarray: # path of `vcoco_{split}.ids` (one id per line) or an iterable of ids
     "(I,) int64 image ids of a split file, as the official code reads it with `np.loadtxt`."
     if isinstance(src, (str, Path)):
@@ -93,6 +85,17 @@ def read_split_ids(src) -> np.ndarray: # path of `vcoco_{split}.ids` (one id per
     if np.any(ids != np.round(ids)): raise ClhoiError(f"split {src!r}: image ids must be integers")
     return ids.astype(np.int64)
 
+def _short(v) -> str:
+    r = repr(v); return r if len(r) <= 60 else r[:57] + '...'
+
+def _ints(values:list, path, action:str, field:str) -> np.ndarray:
+    "(N,) int64 array of a list of integers (flattened, as the official code reshapes it), or one message."
+    arr = np.asarray(values, dtype=object).reshape(-1) if values else np.zeros(0, dtype=object)
+    bad = next((v for v in arr if not isinstance(v, int) or isinstance(v, bool) or not -2**63 <= v < 2**63), None)
+    if bad is not None:
+        raise ClhoiError(f"{path}: action {action!r}: {field} holds {_short(bad)}; expected integers")
+    return arr.astype(np.int64)
+
 def _vcoco_actions(data, path) -> dict:
     "Check the per-action dicts of `vcoco_{split}.json`; {action_idx: dict of arrays}, plus the file's first action."
     lab = v_coco()
@@ -103,25 +106,28 @@ def _vcoco_actions(data, path) -> dict:
         miss = [f for f in ('action_name', 'role_name', 'image_id', 'ann_id', 'label', 'role_object_id') if f not in d]
         if miss: raise ClhoiError(f"{path}: entry {k} has no field {miss[0]!r}")
         name = d['action_name']
-        if name not in lab.actions:
+        if not isinstance(name, str) or name not in lab.actions:
             raise ClhoiError(f"{path}: entry {k}: action_name {name!r} is not a V-COCO action ({', '.join(lab.actions)})")
         a = lab.actions.index(name)
         if a in out: raise ClhoiError(f"{path}: action {name!r} appears twice (entries {out[a]['entry']} and {k})")
+        bad = next((f for f in ('role_name', 'image_id', 'ann_id', 'label', 'role_object_id')
+                    if not isinstance(d[f], list)), None)
+        if bad: raise ClhoiError(f"{path}: action {name!r}: {bad} is {_short(d[bad])}, not a list")
         if tuple(d['role_name']) != lab.roles[a]:
             raise ClhoiError(f"{path}: action {name!r}: role_name {d['role_name']} but V-COCO's roles are {list(lab.roles[a])}")
         n = len(d['ann_id'])
         if len(d['image_id']) != n or len(d['label']) != n:
             raise ClhoiError(f"{path}: action {name!r}: image_id, ann_id and label have lengths "
                              f"{len(d['image_id'])}, {n}, {len(d['label'])}; they must be equal")
-        rids = np.asarray(d['role_object_id'], dtype=np.int64)
+        rids = _ints(d['role_object_id'], path, name, 'role_object_id')
         if rids.size != n * len(lab.roles[a]):
             raise ClhoiError(f"{path}: action {name!r}: role_object_id has {rids.size} values, expected "
                              f"{len(lab.roles[a])} roles x {n} persons = {n * len(lab.roles[a])}")
-        label = np.asarray(d['label'], dtype=np.int64).reshape(-1)
+        label = _ints(d['label'], path, name, 'label')
         if not np.isin(label, (0, 1)).all():
             raise ClhoiError(f"{path}: action {name!r}: label must be 0 or 1, found {sorted(set(label.tolist()) - {0, 1})}")
-        out[a] = dict(entry=k, image_id=np.asarray(d['image_id'], dtype=np.int64).reshape(-1),
-                      ann_id=np.asarray(d['ann_id'], dtype=np.int64).reshape(-1), label=label,
+        out[a] = dict(entry=k, image_id=_ints(d['image_id'], path, name, 'image_id'),
+                      ann_id=_ints(d['ann_id'], path, name, 'ann_id'), label=label,
                       roles=rids.reshape(len(lab.roles[a]), n).T)  # (N, roles), column 0 = the agent
     if len(out) != 26:
         raise ClhoiError(f"{path}: {len(out)} actions, expected 26; missing: "
@@ -130,12 +136,22 @@ def _vcoco_actions(data, path) -> dict:
 
 def _coco(data, path) -> COCO:
     "A pycocotools `COCO` over already-read JSON, without its progress prints."
-    for f in ('images', 'annotations'):
-        if f not in data: raise ClhoiError(f"{path}: a COCO instances file needs the field {f!r}")
+    if not isinstance(data, dict):
+        raise ClhoiError(f"{path}: expected a COCO instances file (a dict with 'images' and 'annotations'), "
+                         f"got a {type(data).__name__}")
+    for f, keys in (('images', ('id',)), ('annotations', ('id', 'image_id'))):
+        if not isinstance(data.get(f), list): raise ClhoiError(f"{path}: a COCO instances file needs the list {f!r}")
+        i = next((i for i, x in enumerate(data[f]) if not isinstance(x, dict) or any(k not in x for k in keys)), None)
+        if i is not None: raise ClhoiError(f"{path}: {f}[{i}] is {_short(data[f][i])}; each needs {', '.join(keys)}")
+    if not isinstance(data.get('categories', []), list) or not all(isinstance(c, dict) and 'id' in c
+                                                                    for c in data.get('categories', [])):
+        raise ClhoiError(f"{path}: 'categories' must be a list of dicts with 'id'")
     coco = COCO()
     coco.dataset = data
     with contextlib.redirect_stdout(io.StringIO()): coco.createIndex()
     return coco
+
+def _is_number(v) -> bool: return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 def _clean_box(ann, width, height):
     "The official `clean_bbox`: inclusive xyxy clipped to the image, or None when it is dropped."
@@ -155,8 +171,8 @@ def load_vcoco_gt(vcoco_json, # official `vcoco_{split}.json` path (or its loade
     lab = v_coco()
     vpath = str(vcoco_json) if isinstance(vcoco_json, (str, Path)) else 'vcoco annotations'
     ipath = str(instances_json) if isinstance(instances_json, (str, Path)) else 'COCO instances'
-    vdata = _read_json(vcoco_json, 'V-COCO annotation file') if isinstance(vcoco_json, (str, Path)) else vcoco_json
-    idata = _read_json(instances_json, 'COCO instances file') if isinstance(instances_json, (str, Path)) else instances_json
+    vdata = load_json(vcoco_json) if isinstance(vcoco_json, (str, Path)) else vcoco_json
+    idata = load_json(instances_json) if isinstance(instances_json, (str, Path)) else instances_json
     acts = _vcoco_actions(vdata, vpath)
     first = min(acts.values(), key=lambda d: d['entry'])  # the official code takes "annotated" from VCOCO[0]
     annotated = set(first['ann_id'].tolist())
@@ -184,13 +200,16 @@ def load_vcoco_gt(vcoco_json, # official `vcoco_{split}.json` path (or its loade
     for iid in ids.tolist():
         if iid not in coco.imgs: raise ClhoiError(f"{ipath}: image {iid} of the V-COCO split is not in its 'images'")
         img = coco.imgs[iid]
-        if 'width' not in img or 'height' not in img:
+        if not (_is_number(img.get('width')) and _is_number(img.get('height'))):
             raise ClhoiError(f"{ipath}: image {iid} has no 'width'/'height' (needed to clip boxes)")
         anns, b = [], []
         for ann in coco.loadAnns(coco.getAnnIds(imgIds=iid, iscrowd=None)):
             if ann.get('ignore', 0) == 1: continue
-            if 'bbox' not in ann or len(ann['bbox']) != 4 or 'category_id' not in ann:
-                raise ClhoiError(f"{ipath}: image {iid}: annotation {ann.get('id')} needs 'bbox' [x, y, w, h] and 'category_id'")
+            bbox = ann.get('bbox')
+            if (not isinstance(bbox, list) or len(bbox) != 4 or not all(map(_is_number, bbox))
+                    or not isinstance(ann.get('category_id'), int) or not _is_number(ann.get('area', 0))):
+                raise ClhoiError(f"{ipath}: image {iid}: annotation {ann.get('id')} needs 'bbox' [x, y, w, h] "
+                                 f"(4 numbers), an integer 'category_id' and a numeric 'area' if any")
             box = _clean_box(ann, img['width'], img['height'])
             if box is not None: anns.append(ann); b.append(box)
         index = {ann['id']: g for g, ann in enumerate(anns)}
@@ -252,18 +271,42 @@ class _Filled(dict):
     "Stands in for UPT's `CacheTemplate` (a defaultdict subclass) when unpickling its caches."
     def __init__(self, *args, **kwargs): super().__init__(**kwargs)
 
+_PICKLE_ALLOWED = {   # (module, name) an official, UPT or PViC detection pickle refers to, and nothing else
+    **{('builtins', n): None for n in ('list', 'dict', 'tuple', 'set', 'frozenset', 'bytearray', 'bytes', 'str',
+                                        'int', 'float', 'complex', 'bool')},
+    ('_codecs', 'encode'): None,                              # bytes in protocol 2 pickles written by Python 3
+    ('collections', 'defaultdict'): None, ('collections', 'OrderedDict'): None,
+    ('numpy', 'ndarray'): None, ('numpy', 'dtype'): None,
+    **{(m, n): None for m in ('numpy.core.multiarray', 'numpy._core.multiarray') for n in ('_reconstruct', 'scalar')},
+    **{(m, '_frombuffer'): None for m in ('numpy.core.numeric', 'numpy._core.numeric')},   # protocol 5 arrays
+}
+
+class _RefusedGlobal(pickle.UnpicklingError): pass
+
 class _DetectionUnpickler(pickle.Unpickler):
+    "Unpickles containers, numbers and numpy arrays only: any other global is refused before it is looked up."
     def find_class(self, module, name):
         if name == 'CacheTemplate': return _Filled  # UPT's utils.CacheTemplate, importable or not
-        return super().find_class(module, name)
+        m, n = _compat_pickle.NAME_MAPPING.get((module, name), (_compat_pickle.IMPORT_MAPPING.get(module, module), name))
+        if (m, n) not in _PICKLE_ALLOWED: raise _RefusedGlobal(f"{module}.{name}")
+        if m.startswith('numpy.core.'):                # numpy 2 keeps these in numpy._core (numpy.core warns)
+            with contextlib.suppress(ImportError, AttributeError):
+                return getattr(importlib.import_module('numpy._core.' + m[len('numpy.core.'):]), n)
+        return getattr(importlib.import_module(m), n)
 
 def read_detections_pickle(path) -> list: # official detection pickle
     "The list of dicts in an official V-COCO detection pickle (UPT/PViC `CacheTemplate` dicts load as dicts)."
     p = Path(path)
-    if not p.is_file(): raise ClhoiError(f"detection file {str(p)!r} does not exist")
-    with open(p, 'rb') as f:
+    if p.is_dir(): raise ClhoiError(f"{p} is a folder, not a detection pickle; give the .pkl file's path")
+    if not p.is_file(): raise ClhoiError(f"detection file {str(p)!r} does not exist; check the path")
+    with open(p, 'rb') as f, gc_paused():
         try: dets = _DetectionUnpickler(f, encoding='latin1').load()
-        except Exception as e: raise ClhoiError(f"{p}: not a readable pickle ({type(e).__name__}: {e})") from None
+        except _RefusedGlobal as e:
+            raise ClhoiError(f"{p}: refused: the pickle asks for {e}, which no V-COCO detection file holds (loading "
+                             f"it could run code); only lists, dicts, numbers and numpy arrays are read") from None
+        except Exception as e:
+            why = (str(e).splitlines() or [''])[0][:200]
+            raise ClhoiError(f"{p}: not a readable pickle ({type(e).__name__}: {why})") from None
     if not isinstance(dets, list): raise ClhoiError(f"{p}: expected a pickled list of dicts, found {type(dets).__name__}")
     return dets
 
@@ -335,9 +378,9 @@ def detections_from_dicts(dets:list, # official detection dicts
     for a, name in enumerate(lab.actions):
         key = f"{name}_agent"
         v = column(key, 0., 1)
-        if not np.isfinite(v).all():
-            i = int(np.flatnonzero(~np.isfinite(v))[0])
-            raise ClhoiError(f"{where(i)}: {key}={v[i]} is not a finite score")
+        if np.isinf(v).any():                            # NaN is allowed: the official code drops it
+            i = int(np.flatnonzero(np.isinf(v))[0])
+            raise ClhoiError(f"{where(i)}: {key}={v[i]} is infinite (use NaN to leave the detection out of {key})")
         agent[:, a] = v
     rb = np.full((n, 26, 2, 4), np.nan, dtype=np.float32)
     rs = np.full((n, 26, 2), np.nan, dtype=np.float32)
@@ -670,11 +713,12 @@ def as_vcoco_gt(gt, # see the table above
         return load_vcoco_gt(gt['vcoco'], gt['instances'], gt.get('split'))
     if _is_paths(gt): return load_vcoco_gt(*gt)
     if isinstance(gt, HoiArrays): return gt_from_qpic(gt, **options)
-    recs, source = (_read_json(gt, 'V-COCO ground truth'), str(gt)) if isinstance(gt, (str, Path)) else (gt, 'gt')
+    recs, source = (load_json(gt), str(gt)) if isinstance(gt, (str, Path)) else (gt, 'gt')
     first = recs[0] if isinstance(recs, list) and recs else None
     if isinstance(first, dict) and 'action_name' in first:
         raise ClhoiError(f"{source}: this is the official per-action V-COCO file; its boxes are in the COCO "
-                         f"instances file: pass gt=(vcoco_json, instances_json) or (vcoco_json, instances_json, split_ids)")
+                         f"instances file: also give the COCO instances file (--instances instances_vcoco_all_2014.json "
+                         f"on the command line; gt=(vcoco_json, instances_json) in Python)")
     if isinstance(first, dict) and 'annotations' in first:
         return gt_from_qpic(hoi_arrays(recs, 'gt', v_coco(), name=source), **options)
     raise ClhoiError(f"{source}: not a V-COCO ground truth (expected the official (vcoco_json, instances_json) pair "
@@ -690,7 +734,7 @@ def as_vcoco_detections(preds, # see the table above
     if isinstance(preds, (str, Path)):
         source = str(preds)
         if Path(preds).suffix.lower() != '.json': return load_vcoco_detections(preds, fill_missing)
-        preds = _read_json(preds, 'V-COCO predictions')
+        preds = load_json(preds)
     if not isinstance(preds, list): raise ClhoiError(f"{source}: expected a list of dicts, got {type(preds).__name__}")
     if not preds: return detections_from_dicts([], fill_missing, source)
     if isinstance(preds[0], dict) and 'person_box' in preds[0]: return detections_from_dicts(preds, fill_missing, source)
@@ -710,8 +754,11 @@ def evaluate_vcoco(gt, # ground truth, see `as_vcoco_gt`
                   ) -> dict:
     "V-COCO agent AP and role AP (Scenario 1 and/or 2; 25- and 24-class means) in percent, with per-class tables."
     if scenario not in (None, 1, 2): raise ClhoiError(f"scenario={scenario!r}: use 1, 2 or None (both)")
-    g = as_vcoco_gt(gt, **gt_options)
-    if split_ids is not None: g = g.select(read_split_ids(split_ids))
-    d = as_vcoco_detections(preds, fill_missing)
+    with gc_paused():   # the decoded files are freed before the collector runs again
+        g = as_vcoco_gt(gt, **gt_options)
+        if split_ids is not None: g = g.select(read_split_ids(split_ids))
+        d = as_vcoco_detections(preds, fill_missing)
     aps = vcoco_ap(g, d, ovr_thresh=ovr_thresh, ties=ties, scenarios=(1, 2) if scenario is None else (scenario,))
-    return vcoco_report(aps) | {'n_images': len(g), 'n_detections': int(np.isin(d.image_ids, g.image_ids).sum())}
+    on_split = np.isin(d.image_ids, g.image_ids)                        # (N,) detections that are scored
+    return vcoco_report(aps) | {'n_images': len(g), 'n_detections': int(on_split.sum()),
+                                'n_nan_agent_scores': int(np.isnan(d.agent_scores[on_split]).sum())}

@@ -4,8 +4,8 @@
 
 # %% ../nbs/03_world.ipynb #3ca1af84
 from __future__ import annotations
-import colorsys, hashlib, json, math, os, shutil, tempfile
-from dataclasses import dataclass, asdict
+import colorsys, contextlib, fcntl, glob, hashlib, json, math, os, shutil, signal, stat, tempfile, threading
+from dataclasses import dataclass, asdict, fields
 from functools import cache
 from pathlib import Path
 
@@ -13,14 +13,15 @@ import numpy as np
 from PIL import Image, ImageDraw
 from tqdm.auto import tqdm
 
-from .core import ClhoiError, cache_dir
+from .core import ClhoiError, atomic_write, cache_dir, check_range, current_umask, parse_json, read_json
 from .labels import LabelSpace, coco_objects, hico_det, rare_from_counts
 from .data import load_hoi_file, save_hoi_file
 
 # %% auto #0
 __all__ = ['VERBS', 'OBJECTS', 'SCENES', 'CUES', 'TEMPLATES', 'LAYOUTS', 'DISTRACTORS', 'SPLITS', 'TEMPLATE', 'PHRASES', 'PLACES',
            'HOIS', 'Template', 'WorldConfig', 'SceneGraph', 'sample_scene', 'render_scene', 'write_caption',
-           'scene_counts', 'world_label_space', 'annotation', 'world_dir', 'build_world', 'load_world', 'world_command']
+           'scene_counts', 'world_label_space', 'world_config_from', 'annotation', 'world_dir', 'build_world',
+           'load_world', 'verify_world']
 
 # %% ../nbs/03_world.ipynb #8f0cc13a
 VERBS = ('hold', 'throw', 'catch', 'kick', 'fly', 'ride', 'sit_on', 'straddle', 'walk', 'race', 'stand_on', 'carry',
@@ -553,6 +554,10 @@ DISTRACTORS = {'grass': ('sports ball', 'frisbee', 'bicycle', 'kite', 'book', 'u
 
 # %% ../nbs/03_world.ipynb #317a163c
 SPLITS = {'train': 1, 'test': 2, 'pretrain': 3}
+_RENDERER = 'v1'   # the only drawing version this code makes
+_BOUNDS = dict(seed=(0, 2**31 - 1), n_train=(1, None), n_test=(1, None), n_pretrain=(0, None), image_size=(32, 1024),
+               p_two_pairs=(0, 1), p_idle_person=(0, 1), max_distractors=(0, None), min_train_per_template=(0, None),
+               min_test_per_template=(0, None), supersample=(1, 4))
 
 @dataclass(frozen=True)
 class WorldConfig:
@@ -569,6 +574,21 @@ class WorldConfig:
     min_train_per_template: int = 2  # every pair template appears at least this often in train ...
     min_test_per_template: int = 3   # ... and in test, so every HOI class can be scored
     supersample: int = 2             # drawn at this multiple of the size, then downsampled (anti-aliasing)
+
+    def __post_init__(self):
+        "Check every field's type and range; the messages use `clhoi world`'s option names (`--n-train -1: ...`)."
+        for f in fields(self):
+            v, opt = getattr(self, f.name), '--' + f.name.replace('_', '-')
+            if f.type == 'str' and not isinstance(v, str): raise ClhoiError(f"{opt} {v!r}: must be text")
+            if f.type in ('int', 'float'):
+                ok = (int, np.integer) if f.type == 'int' else (int, float, np.integer, np.floating)
+                if isinstance(v, bool) or not isinstance(v, ok):
+                    raise ClhoiError(f"{opt} {v!r}: must be {'a whole number' if f.type == 'int' else 'a number'}")
+                object.__setattr__(self, f.name, int(v) if f.type == 'int' else float(v))   # plain, for the hash
+                check_range(f.name, getattr(self, f.name), *_BOUNDS[f.name])
+        if self.version != _RENDERER:
+            raise ClhoiError(f"version {self.version!r}: this clhoi draws HOI World {_RENDERER} only; "
+                             f"use the clhoi release that made that World")
 
     def n(self, split:str) -> int:
         if split not in SPLITS: raise ClhoiError(f"split={split!r}: HOI World splits are {', '.join(SPLITS)}")
@@ -865,6 +885,33 @@ def world_label_space(**cfg_fields) -> LabelSpace:
     except TypeError as e: raise ClhoiError(f"world_label_space: {e}; the fields are those of WorldConfig") from None
     return _label_space(cfg)
 
+# %% ../nbs/03_world.ipynb #5c0f1a02
+_FORMAT = 2        # world.json layout: 2 added 'format' and the 'files' table (size and sha256 of every file)
+_REBUILD = "delete the folder and run `clhoi world` again"
+
+def _read_manifest(root:Path) -> tuple[dict, WorldConfig]:
+    "(manifest, config) of the World in `root`, both checked; a `ClhoiError` naming world.json if it is not right."
+    path = root / 'world.json'
+    if not path.exists() and not path.is_symlink():
+        raise ClhoiError(f"{root} holds no HOI World (no world.json); build one with `clhoi world --out {root}`")
+    try: m = read_json(path)
+    except ClhoiError as e: raise ClhoiError(f"{e}; this HOI World's manifest is broken: {_REBUILD}") from None
+    if not isinstance(m, dict) or not isinstance(m.get('config'), dict):
+        raise ClhoiError(f"{path}: not an HOI World manifest (expected an object with a 'config'); {_REBUILD}")
+    names = [f.name for f in fields(WorldConfig)]
+    missing, unknown = [k for k in names if k not in m['config']], [k for k in m['config'] if k not in names]
+    if missing or unknown:
+        what = f"lacks {', '.join(missing)}" if missing else f"has unknown fields {', '.join(map(str, unknown))}"
+        raise ClhoiError(f"{path}: the config {what}; {_REBUILD}")
+    try: cfg = WorldConfig(**m['config'])
+    except ClhoiError as e: raise ClhoiError(f"{path}: config {e}; {_REBUILD}") from None
+    return m, cfg
+
+def world_config_from(root:str|Path, # a World folder (what `build_world` returned, or `clhoi world --out`)
+                     ) -> WorldConfig:
+    "The `WorldConfig` the World in `root` was built with, read from `root/world.json` and checked."
+    return _read_manifest(Path(root))[1]
+
 # %% ../nbs/03_world.ipynb #ee38e454
 def annotation(graph:SceneGraph, # from `sample_scene`
                labels:LabelSpace|None=None, # for the HOI class ids; default: any World label space (ids don't depend on it)
@@ -890,9 +937,100 @@ def world_dir(cfg:WorldConfig=WorldConfig(), # the World
     "Where `build_world` writes this World: `root`, or `cache_dir('world', '<version>-<key>')`."
     return Path(root) if root is not None else cache_dir('world', create=True) / f"{cfg.version}-{cfg.key}"
 
-def _is_complete(folder:Path, cfg:WorldConfig) -> bool:
-    try: return json.loads((folder / 'world.json').read_text())['config'] == asdict(cfg)
-    except (OSError, ValueError, KeyError): return False
+def _sha256(path:Path) -> str:
+    h = hashlib.sha256()
+    with open(path, 'rb') as f:
+        while chunk := f.read(1 << 20): h.update(chunk)
+    return h.hexdigest()
+
+def _file_table(folder:Path) -> dict[str, list]:
+    "{path below `folder`: [size, sha256]} of every file but the manifest, in sorted order."
+    files = sorted(p for p in folder.rglob('*') if p.is_file() and p != folder / 'world.json')
+    return {p.relative_to(folder).as_posix(): [p.stat().st_size, _sha256(p)] for p in files}
+
+def _listed_files(root:Path, m:dict) -> dict[str, list]:
+    "The manifest's `files` table, checked for shape; older manifests (no table) are refused."
+    files, fmt = m.get('files'), m.get('format', 1)
+    if fmt != _FORMAT or not isinstance(files, dict):
+        when = 'a newer' if isinstance(fmt, int) and fmt > _FORMAT else 'an older'
+        raise ClhoiError(f"{root}: this HOI World was written by {when} clhoi (manifest format {fmt}, this one reads "
+                         f"{_FORMAT}, which lists every file's size and sha256); {_REBUILD}")
+    for rel, v in files.items():
+        if Path(rel).is_absolute() or '..' in Path(rel).parts or not (
+                isinstance(v, list) and len(v) == 2 and type(v[0]) is int and isinstance(v[1], str)):
+            raise ClhoiError(f"{root / 'world.json'}: files[{rel!r}] is not a [size, sha256] of a file in the World; "
+                             f"{_REBUILD}")
+    return files
+
+def _damage(root:Path, files:dict[str, list], hashes:bool=False) -> list[str]:
+    "What is wrong with the listed files: missing, another size, or (`hashes`) other bytes. Empty if nothing."
+    bad = []
+    for rel, (size, digest) in files.items():
+        p = root / rel
+        try: st = p.stat()
+        except OSError: bad.append(f"{rel} (missing)"); continue
+        if not stat.S_ISREG(st.st_mode): bad.append(f"{rel} (not a file)")
+        elif st.st_size != size: bad.append(f"{rel} ({st.st_size} bytes, expected {size})")
+        elif hashes:
+            try: same = _sha256(p) == digest
+            except OSError as e: bad.append(f"{rel} (unreadable: {e.strerror or e})"); continue
+            if not same: bad.append(f"{rel} (content changed)")
+    return bad
+
+def _damaged(root:Path, bad:list[str], total:int) -> ClhoiError:
+    few = ', '.join(bad[:3]) + (', ...' if len(bad) > 3 else '')
+    return ClhoiError(f"{root}: HOI World is damaged: {len(bad)} of {total} files missing or changed ({few}); "
+                      f"{_REBUILD}")
+
+def _open_world(out:Path, cfg:WorldConfig) -> bool:
+    "True if `out` holds the World `cfg` whole (every listed file there, its size right); False if nothing is there."
+    if out.exists() and not out.is_dir(): raise ClhoiError(f"{out} is a file; give a folder for HOI World")
+    if not (out / 'world.json').exists() and not (out / 'world.json').is_symlink():
+        if out.exists() and any(out.iterdir()):
+            raise ClhoiError(f"{out} exists but is not a complete HOI World (no world.json); "
+                             "delete it or choose another --out")
+        return False
+    m, have = _read_manifest(out)
+    if have != cfg:
+        diff = '; '.join(f"{k} {a!r}, not {b!r}" for k, a, b in
+                         ((f.name, getattr(have, f.name), getattr(cfg, f.name)) for f in fields(cfg)) if a != b)
+        raise ClhoiError(f"{out} holds another HOI World ({diff}); give its settings or choose another --out")
+    files = _listed_files(out, m)
+    if bad := _damage(out, files): raise _damaged(out, bad, len(files))
+    return True
+
+def _sweep_stale(out:Path) -> list[Path]:
+    "Remove the temporary folders of builds of `out` whose process died (nobody holds their flock); return them."
+    removed = []
+    for tmp in sorted(out.parent.glob(f'.{glob.escape(out.name)}.*.tmp')):
+        if tmp.is_symlink() or not tmp.is_dir(): continue
+        try: fd = os.open(tmp, os.O_RDONLY | os.O_DIRECTORY)
+        except OSError: continue                      # gone already
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            shutil.rmtree(tmp, ignore_errors=True); removed.append(tmp)
+        except BlockingIOError: pass                  # a live build is filling it
+        finally: os.close(fd)
+    return removed
+
+def _locked_tmp(out:Path) -> tuple[Path, int]:
+    "A new temporary folder beside `out` and an fd holding its flock, so that other builds' sweeps leave it alone."
+    while True:
+        tmp = Path(tempfile.mkdtemp(prefix=f'.{out.name}.', suffix='.tmp', dir=out.parent))
+        try: fd = os.open(tmp, os.O_RDONLY | os.O_DIRECTORY)
+        except FileNotFoundError: continue            # another build's sweep took it before we locked it
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            if os.stat(tmp).st_ino == os.fstat(fd).st_ino: return tmp, fd
+        except (BlockingIOError, FileNotFoundError): pass
+        os.close(fd)
+
+def _set_modes(folder:Path) -> None:
+    "Folders 0o777 and files 0o666 less the umask (mkdtemp and mkstemp make them private)."
+    mask = current_umask()
+    for d, _, names in os.walk(folder):
+        os.chmod(d, 0o777 & ~mask)
+        for n in names: os.chmod(os.path.join(d, n), 0o666 & ~mask)
 
 def _write_split(cfg, split, tmp:Path, labels, bar):
     (tmp / 'images' / split).mkdir(parents=True)
@@ -905,62 +1043,64 @@ def _write_split(cfg, split, tmp:Path, labels, bar):
         bar.update()
     name = 'trainval' if split == 'train' else split
     save_hoi_file(records, tmp / f'{name}_world.json', 'gt', labels)
-    (tmp / f'captions_{split}.jsonl').write_text('\n'.join(captions) + '\n', encoding='utf-8')
+    atomic_write(tmp / f'captions_{split}.jsonl', '\n'.join(captions) + '\n')
 
 def build_world(cfg:WorldConfig=WorldConfig(), # what to generate
                 root:str|Path|None=None, # output folder; default `cache_dir('world', '<version>-<key>')`
                 progress:bool=True, # show a tqdm bar
                ) -> Path:
-    "Generate HOI World (images, QPIC-style files, captions, manifest) once; later calls return the folder at once."
+    "Generate HOI World (images, QPIC-style files, captions, manifest) once; later calls check it and return it."
     out = world_dir(cfg, root)
-    if _is_complete(out, cfg): return out
-    if out.exists() and any(out.iterdir()):
-        raise ClhoiError(f"{out} exists but is not a complete HOI World with this config (no matching world.json); "
-                         "delete it or choose another --out")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f'.{out.name}.', suffix='.tmp', dir=out.parent))
+    if _open_world(out, cfg): return out
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        _sweep_stale(out)
+        tmp, fd = _locked_tmp(out)
+    except OSError as e:
+        raise ClhoiError(f"cannot write into {out.parent} ({e.strerror or e}); choose another --out") from None
     try:
         labels = _label_space(cfg)
         with tqdm(total=sum(cfg.n(s) for s in SPLITS), desc='HOI World', disable=not progress) as bar:
             for split in SPLITS: _write_split(cfg, split, tmp, labels, bar)
-        manifest = {'name': 'HOI World', 'config': asdict(cfg), 'key': cfg.key, 'verbs': list(VERBS),
-                    'objects': list(OBJECTS), 'hois': [list(h) for h in HOIS],
+        manifest = {'name': 'HOI World', 'format': _FORMAT, 'config': asdict(cfg), 'key': cfg.key,
+                    'verbs': list(VERBS), 'objects': list(OBJECTS), 'hois': [list(h) for h in HOIS],
                     'hoi_names': [labels.hoi_name(k) for k in range(labels.n_hois)], 'rare': sorted(labels.rare),
                     'prompts': list(labels.prompts), 'counts': {s: _counts(cfg, s).tolist() for s in SPLITS},
-                    'files': {'train': 'trainval_world.json', 'test': 'test_world.json', 'pretrain': 'pretrain_world.json'}}
-        (tmp / 'world.json').write_text(json.dumps(manifest, indent=1) + '\n', encoding='utf-8')
+                    'annotation_files': {'train': 'trainval_world.json', 'test': 'test_world.json',
+                                         'pretrain': 'pretrain_world.json'},
+                    'files': _file_table(tmp)}
+        atomic_write(tmp / 'world.json', json.dumps(manifest, indent=1) + '\n')
+        _set_modes(tmp)
         if out.exists(): out.rmdir()          # an empty folder (e.g. made by cache_dir) is replaced
         os.rename(tmp, out)
-    except OSError:
+    except OSError as e:
         shutil.rmtree(tmp, ignore_errors=True)
-        if _is_complete(out, cfg): return out   # another process finished the same World first
-        raise
+        if _open_world(out, cfg): return out   # another process finished the same World first
+        raise ClhoiError(f"writing HOI World into {out.parent} failed ({e.strerror or e}); "
+                         "free some space or choose another --out") from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True); raise
+    finally: os.close(fd)
     return out
 
 def load_world(split:str='train', # 'train', 'test' or 'pretrain'
-               cfg:WorldConfig=WorldConfig(), # the World (built first if missing)
+               cfg:WorldConfig|None=None, # the World (built if missing); None: the one in `root`, else the default
                root:str|Path|None=None, # as in `build_world`
                progress:bool=False,
               ) -> tuple[Path, list[dict], dict[str, str]]:
     "(image folder, validated annotation list, {file_name: caption}) of one split, building the World if needed."
-    out = build_world(cfg, root, progress)
+    if cfg is None: cfg = world_config_from(root) if root is not None else WorldConfig()
     cfg.n(split); name = 'trainval' if split == 'train' else split
+    out = build_world(cfg, root, progress)
     images = load_hoi_file(out / f'{name}_world.json', 'gt', _label_space(cfg))
-    caps = [json.loads(l) for l in (out / f'captions_{split}.jsonl').read_text(encoding='utf-8').splitlines() if l.strip()]
+    path = out / f'captions_{split}.jsonl'
+    caps = [parse_json(l, f"{path} line {n}") for n, l in enumerate(path.read_bytes().splitlines(), 1) if l.strip()]
     return out / 'images' / split, images, {c['file_name']: c['caption'] for c in caps}
 
-def world_command(seed:int=0, # the World's seed
-                  out:str=None, # output folder (default: the clhoi cache)
-                  n_train:int=1000, # images in the train split
-                  n_test:int=300, # images in the test split
-                  n_pretrain:int=1000, # images reserved for the World models
-                  image_size:int=224, # image side in pixels
-                  quiet:bool=False, # no progress bar
-                 ):
-    "Generate HOI World (or find it already generated) and print its folder."
-    cfg = WorldConfig(seed=seed, n_train=n_train, n_test=n_test, n_pretrain=n_pretrain, image_size=image_size)
-    path = build_world(cfg, out, progress=not quiet)
-    print(path)
-    return 0
+# %% ../nbs/03_world.ipynb #5c0f1a05
+def verify_world(root:str|Path, # a World folder
+                ) -> int: # how many files were checked
+    "Check every file `root/world.json` lists, by size and sha256; a `ClhoiError` names the damaged ones."
+    root = Path(root); m, _ = _read_manifest(root); files = _listed_files(root, m)
+    if bad := _damage(root, files, hashes=True): raise _damaged(root, bad, len(files))
+    return len(files)

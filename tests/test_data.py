@@ -1,5 +1,5 @@
 """clhoi.data outside the notebook: files on disk, interrupted saves, fuzzed inputs, speed."""
-import copy, json, random, time
+import copy, gc, json, os, random, re
 
 import numpy as np
 import pytest
@@ -41,8 +41,8 @@ def test_numpy_values_are_saved_as_plain_json(tmp_path):
 def test_interrupted_save_keeps_the_old_file(tmp_path, monkeypatch):
     target = save_hoi_file(GT, tmp_path/'gt.json')
     before = target.read_text()
-    def boom(obj, f, **kw): f.write('[{"file_name": '); raise KeyboardInterrupt
-    monkeypatch.setattr(data.json, 'dump', boom)
+    def boom(fd): raise KeyboardInterrupt                            # interrupted after the data was written
+    monkeypatch.setattr(os, 'fsync', boom)
     with pytest.raises(KeyboardInterrupt): save_hoi_file(GT[:1], target)
     assert target.read_text() == before
     assert [p.name for p in tmp_path.iterdir()] == ['gt.json']        # no temporary file left behind
@@ -94,12 +94,59 @@ def test_fuzzed_files_fail_with_clhoi_errors_only(kind, src, labels):
         else: assert len(out) == len(d)
         assert json.dumps(d, default=str) == frozen
 
-def test_validation_is_fast():
-    "300k triplets (a third of a HICO-DET prediction file) validate in a few seconds at most."
+def test_valid_files_are_decoded_without_the_stdlib_json(tmp_path, monkeypatch):
+    "The fast decoder (orjson, through core.read_json) reads a valid file; Python's json is not used at all."
+    p = save_hoi_file(PRED, tmp_path/'pred.json')
+    def slow(*a, **k): raise AssertionError('stdlib json used')
+    monkeypatch.setattr(json, 'loads', slow); monkeypatch.setattr(json, 'load', slow)
+    assert hoi_arrays(p, 'pred', hico_det()).score.tolist() == [0.81, 0.42]
+
+def test_the_collector_is_restored(tmp_path):
+    p = save_hoi_file(PRED, tmp_path/'pred.json')
+    hoi_arrays(p, 'pred', hico_det())
+    assert gc.isenabled()
+    with pytest.raises(ClhoiError): hoi_arrays([{'file_name': 'x'}], 'pred')
+    assert gc.isenabled()
+
+def test_large_columns_match_a_plain_loop():
+    "The whole-column fast path gives exactly what a loop over the entries gives."
     rng = np.random.default_rng(0)
-    boxes = [{'bbox': [1.0, 2.0, 30.5, 40.0], 'category_id': 1}] + [{'bbox': [5.0, 6.0, 70.0, 80.0], 'category_id': 4}] * 19
-    preds = [{'file_name': f'{i}.jpg', 'predictions': boxes,
-              'hoi_prediction': [{'subject_id': 0, 'object_id': int(o), 'category_id': 77, 'score': float(s)}
-                                 for o, s in zip(rng.integers(1, 20, 100), rng.random(100))]} for i in range(3000)]
-    t = time.perf_counter(); a = hoi_arrays(preds, 'pred', hico_det()); dt = time.perf_counter() - t
-    assert len(a.score) == 300_000 and dt < 5, dt
+    boxes = [{'bbox': [float(x) for x in np.sort(rng.uniform(0, 500, 4).reshape(2, 2), 0).reshape(-1)], 'category_id': int(c)}
+             for c in rng.choice([1, 4, 47], 3000)]
+    boxes[0]['category_id'] = 1
+    preds = [{'file_name': f'{i}.jpg', 'predictions': boxes[i * 30:(i + 1) * 30],
+              'hoi_prediction': [{'subject_id': 0, 'object_id': int(o), 'category_id': 1, 'score': float(s)}
+                                 for o, s in zip(rng.integers(0, 30, 50), rng.random(50))]} for i in range(100)]
+    for im in preds: im['predictions'][0] = {'bbox': [1, 2, 3, 4], 'category_id': 1}      # ints are numbers too
+    a = hoi_arrays(preds, 'pred')
+    assert a.boxes.tolist() == [[float(v) for v in b['bbox']] for im in preds for b in im['predictions']]
+    assert a.score.tolist() == [h['score'] for im in preds for h in im['hoi_prediction']]
+    assert a.object.tolist() == [30 * i + h['object_id'] for i, im in enumerate(preds) for h in im['hoi_prediction']]
+
+def test_hoi_category_id_must_agree_with_verb_and_object(tmp_path):
+    gt = copy.deepcopy(GT)
+    gt[1]['hoi_annotation'][0]['hoi_category_id'] = 155      # hold cup: hoi_idx 297, id 298; 155 is sit_on motorcycle
+    with pytest.raises(ClhoiError, match=r"gt.json: image 1 \(b.jpg\): hoi_annotation\[0\].hoi_category_id: 155 contradicts "
+                                         r"its \(verb, object\) \(hold, cup\), which is HOI class 298"):
+        hoi_arrays(gt, 'gt', hico_det(), name='gt.json')
+    gt[1]['hoi_annotation'][0]['hoi_category_id'] = 298
+    assert len(hoi_arrays(gt, 'gt', hico_det())) == 3                # triplets without the key are not checked
+    gt[0]['hoi_annotation'][1]['hoi_category_id'] = 0
+    with pytest.raises(ClhoiError, match=r"hoi_annotation\[1\].hoi_category_id: 0 is not in 1..600"): hoi_arrays(gt, 'gt', hico_det())
+
+@pytest.mark.parametrize('content,expect', [
+    ('[' * 100_000 + ']' * 100_000, 'not valid JSON'),
+    ('[{"file_name": "a.jpg", "annotations": [{"bbox": ' + '[' * 5000 + ']' * 5000 + '}]}]', 'not valid JSON'),
+    ('{"file_name": "a.jpg"}', 'expected a JSON list with one dict per image, got dict'),
+    ('[1, 2]', 'image 0 is 1; expected a dict'),
+    ('"text"', 'expected a JSON list with one dict per image, got str'),
+    ('[{"file_name": "a.jpg", "annotations": [{"bbox": [NaN, 0, 1, 1], "category_id": 1}], "hoi_annotation": []}]',
+     'annotations[0].bbox: [nan, 0, 1, 1] has a non-finite coordinate'),
+])
+def test_bad_files_are_one_line_errors(tmp_path, content, expect):
+    (tmp_path/'gt.json').write_text(content)
+    with pytest.raises(ClhoiError, match=re.escape(expect)) as e: hoi_arrays(tmp_path/'gt.json', 'gt', hico_det())
+    assert len(str(e.value).splitlines()) == 1 and 'gt.json' in str(e.value)
+
+def test_a_folder_is_named_as_one(tmp_path):
+    with pytest.raises(ClhoiError, match='is a folder'): hoi_arrays(tmp_path, 'gt')

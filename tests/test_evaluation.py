@@ -1,6 +1,6 @@
 """`clhoi.evaluation.evaluate_hicodet` against an independent plain-Python implementation of the official MATLAB
 rules (ywchao/ho-rcnn `VOCevaldet_bboxpair.m`), written here with loops and sharing no code with the library."""
-import json, math, random, warnings
+import json, math, random, re, warnings
 
 import numpy as np
 import pytest
@@ -247,3 +247,49 @@ def test_first_maximum_wins():
     ours, ref = evaluate_hicodet(gt, preds, TOY), ref_evaluate(gt, preds, TOY.hois, 1, TOY.rare)
     check(ours, ref)
     assert ours['ap'][2] == 100.0
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# User errors that used to give silent wrong results
+
+from clhoi.core import ClhoiError
+from cli_helpers import clhoi, one_line_error
+
+def test_ground_truth_without_pairs_is_an_error(tmp_path):
+    "No pairs used to give mAP NaN (and exit 0 on the command line)."
+    gt, preds = make_case(7, n_images=10, labels=hico_det())
+    empty = [dict(im, hoi_annotation=[]) for im in gt]
+    (tmp_path/'gt.json').write_text(json.dumps(empty)); (tmp_path/'pred.json').write_text(json.dumps(preds))
+    with pytest.raises(ClhoiError, match=r"gt.json: no human-object pairs: nothing to score"):
+        evaluate_hicodet(tmp_path/'gt.json', tmp_path/'pred.json')
+    r = clhoi('evaluate', '--dataset', 'hico-det', '--gt', tmp_path/'gt.json', '--pred', tmp_path/'pred.json')
+    one_line_error(r, 'gt.json: no human-object pairs: nothing to score')
+
+def test_contradicting_hoi_category_id_is_an_error(tmp_path):
+    "hoi_category_id used to be ignored when it disagreed with (verb, object)."
+    H = hico_det()
+    gt, preds = make_case(8, n_images=10, labels=H)
+    im = next(i for i, x in enumerate(gt) if x['hoi_annotation'])
+    h = gt[im]['hoi_annotation'][0]
+    obj80 = coco_objects().coco91_ids.index(gt[im]['annotations'][h['object_id']]['category_id'])
+    right = H.hois.index((h['category_id'] - 1, obj80)) + 1             # the class by its (verb, object), 1-based
+    h['hoi_category_id'] = right % 600 + 1                               # any other class
+    (tmp_path/'gt.json').write_text(json.dumps(gt)); (tmp_path/'pred.json').write_text(json.dumps(preds))
+    want = (f"gt.json: image {im} ({gt[im]['file_name']}): hoi_annotation[0].hoi_category_id: {right % 600 + 1} "
+            f"contradicts its (verb, object)")
+    with pytest.raises(ClhoiError, match=re.escape(want)): evaluate_hicodet(tmp_path/'gt.json', tmp_path/'pred.json')
+    r = clhoi('evaluate', '--dataset', 'hico-det', '--gt', tmp_path/'gt.json', '--pred', tmp_path/'pred.json')
+    assert f'which is HOI class {right} of hico-det' in one_line_error(r, want)
+    h['hoi_category_id'] = right
+    (tmp_path/'gt.json').write_text(json.dumps(gt))
+    assert evaluate_hicodet(tmp_path/'gt.json', tmp_path/'pred.json')['npos'].sum() > 0
+
+@pytest.mark.parametrize('content,expect', [
+    ('[' * 100_000 + ']' * 100_000, 'pred.json: not valid JSON'),
+    ('{"a": 1}', 'pred.json: expected a JSON list with one dict per image, got dict'),
+    ('[3, 4]', 'pred.json: image 0 is 3; expected a dict'),
+])
+def test_bad_prediction_files_are_one_line_on_the_command_line(tmp_path, content, expect):
+    gt, _ = make_case(9, n_images=5, labels=hico_det())
+    (tmp_path/'gt.json').write_text(json.dumps(gt)); (tmp_path/'pred.json').write_text(content)
+    one_line_error(clhoi('evaluate', '--dataset', 'hico-det', '--gt', tmp_path/'gt.json', '--pred', tmp_path/'pred.json'), expect)

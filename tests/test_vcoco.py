@@ -6,12 +6,13 @@ clhoi.vcoco. Where the official code is undefined (unstable sort, crashes) it fo
 documents: stable sorts ('input': Python's stable sort by descending score; 'reversed': stable ascending sort,
 reversed), AP NaN for npos = 0, 0 without detections, FP on an image without ground-truth persons.
 """
-import json, math, pickle, random
+import json, math, os, pickle, random, re
 
 import numpy as np
 import pytest
 
 from clhoi.core import ClhoiError
+from cli_helpers import clhoi, one_line_error
 from clhoi.labels import v_coco
 from clhoi.vcoco import (evaluate_vcoco, load_vcoco_detections, save_vcoco_detections, load_vcoco_gt,
                          detections_from_dicts, detections_to_dicts, vcoco_ap, gt_from_qpic, detections_from_qpic,
@@ -198,7 +199,8 @@ def port_eval(db, dets, ties='input', thr=.5):
 
         for a in range(26):
             scores = [F32(port_get(d, f'{ACTIONS[a]}_agent')) for d in mine]
-            visit(scores, pboxes, *agent[a], lambda jmax, j: True)
+            valid = [m for m, v in enumerate(scores) if not math.isnan(v)]   # official: "remove NaNs"
+            visit([scores[m] for m in valid], [pboxes[m] for m in valid], *agent[a], lambda jmax, j: True)
             for j in range(len(ROLES[a]) - 1):
                 key = f'{ACTIONS[a]}_{ROLES[a][j + 1]}'
                 entries = [[F32(v) for v in port_get(d, key)] for d in mine]
@@ -352,8 +354,8 @@ def test_bad_inputs_name_the_field(tmp_path):
     d = dict(dets[0]); d.pop('hold_agent', None); d.pop('stand_agent', None)
     with pytest.raises(ClhoiError, match=r"detection 0 \(image_id .*\) has no key '(hold|stand)_agent'"):
         detections_from_dicts([d] + dets[1:], fill_missing=False)
-    with pytest.raises(ClhoiError, match=r"detection 1 .*: sit_agent=nan is not a finite score"):
-        detections_from_dicts([dets[0], {**dets[1], 'sit_agent': math.nan}])
+    with pytest.raises(ClhoiError, match=r"detection 1 .*: sit_agent=-inf is infinite"):
+        detections_from_dicts([dets[0], {**dets[1], 'sit_agent': -math.inf}])
     with pytest.raises(ClhoiError, match=r"ride_instr score inf is infinite"):
         detections_from_dicts([{**dets[0], 'ride_instr': [0, 0, 1, 1, math.inf]}])
     with pytest.raises(ClhoiError, match=r"person_box=\[1, 2, 3\] is not 4 number"):
@@ -366,12 +368,14 @@ def test_bad_inputs_name_the_field(tmp_path):
     with pytest.raises(ClhoiError, match=r"action_name 'dance' is not a V-COCO action"): load_vcoco_gt(bad, inst)
     bad = [dict(x) for x in vc]; bad[7] = {**bad[7], 'role_name': ['agent', 'instr', 'obj']}    # eat is obj, instr
     with pytest.raises(ClhoiError, match=r"action 'eat': role_name"): load_vcoco_gt(bad, inst)
-    with pytest.raises(ClhoiError, match=r"needs the field 'images'"): load_vcoco_gt(vc, {'annotations': []})
+    with pytest.raises(ClhoiError, match=r"needs the list 'images'"): load_vcoco_gt(vc, {'annotations': []})
     (tmp_path/'x.pkl').write_bytes(b'not a pickle')
     with pytest.raises(ClhoiError, match=r"x.pkl: not a readable pickle"): load_vcoco_detections(tmp_path/'x.pkl')
     gt = load_vcoco_gt(vc, inst)
     with pytest.raises(ClhoiError, match=r"not V-COCO detections"): evaluate_vcoco(gt, [{'a': 1}])
-    with pytest.raises(ClhoiError, match=r"pass gt=\(vcoco_json, instances_json\)"): evaluate_vcoco(vc, dets)
+    with pytest.raises(ClhoiError, match=r"also give the COCO instances file \(--instances instances_vcoco_all_2014.json "
+                                         r"on the command line; gt=\(vcoco_json, instances_json\) in Python\)"):
+        evaluate_vcoco(vc, dets)
     with pytest.raises(ClhoiError, match=r"ties='random'"): evaluate_vcoco(gt, dets, ties='random')
     with pytest.raises(ClhoiError, match=r"scenario=3"): evaluate_vcoco(gt, dets, scenario=3)
     with pytest.raises(ClhoiError, match=r"image id 5 of the requested split is not in the ground truth"):
@@ -386,3 +390,115 @@ def test_scenario_selects_outputs():
     vc, inst, dets = random_dataset(0, n_images=10)
     r1 = evaluate_vcoco(load_vcoco_gt(vc, inst), dets, scenario=1)
     assert 'role_ap_s1' in r1 and 'role_ap_s2' not in r1 and len(r1['per_class_s1']) == 25 and len(r1['agent_per_action']) == 26
+
+
+# ---------------------------------------------------------------- hardening
+@pytest.mark.parametrize('seed', range(3))
+def test_nan_agent_scores_are_dropped_as_the_official_code_does(tmp_path, seed):
+    "NaN agent scores leave that (detection, action) out of agent AP (vsrl_eval's 'remove NaNs'), and are counted."
+    vc, inst, dets = random_dataset(seed)
+    rng = random.Random(seed)
+    nan_dets, n_nan = [], 0
+    for d in dets:
+        d = dict(d)
+        for a in ACTIONS:
+            if f'{a}_agent' in d and rng.random() < .15: d[f'{a}_agent'] = math.nan; n_nan += 1
+        nan_dets.append(d)
+    assert n_nan > 10
+    gt = load_vcoco_gt(vc, inst)
+    mine = vcoco_ap(gt, detections_from_dicts(nan_dets))
+    ref = port_eval(port_vcocodb(vc, inst), nan_dets)
+    for a in range(26): assert close(mine['agent'][a], ref['agent'][a]), (ACTIONS[a], mine['agent'][a], ref['agent'][a])
+    rep = evaluate_vcoco(gt, nan_dets)
+    ids = set(int(i) for i in gt.image_ids)
+    assert rep['n_nan_agent_scores'] == sum(1 for d in nan_dets if d['image_id'] in ids
+                                            for a in ACTIONS if math.isnan(d.get(f'{a}_agent', 0.)))
+    assert evaluate_vcoco(gt, dets)['n_nan_agent_scores'] == 0
+
+
+def test_result_has_per_class_role_ap_for_each_scenario():
+    vc, inst, dets = random_dataset(1, n_images=10)
+    r = evaluate_vcoco(load_vcoco_gt(vc, inst), dets)
+    ref = port_eval(port_vcocodb(vc, inst), dets)
+    for s in (1, 2):
+        assert len(r[f'per_class_s{s}']) == 25
+        for (a, j), v in ref[f'role_s{s}'].items():
+            assert close(r[f'per_class_s{s}'][f'{ACTIONS[a]}_{ROLES[a][j + 1]}'] / 100, v)
+
+
+class _OpenFile:
+    def __init__(self, path): self.path = path
+    def __reduce__(self): return (open, (self.path, 'w'))
+
+
+class _System:
+    def __init__(self, path): self.path = path
+    def __reduce__(self): return (os.system, (f'touch {self.path}',))
+
+
+@pytest.mark.parametrize('evil,name', [(_OpenFile, 'io.open'), (_System, 'posix.system')])
+@pytest.mark.parametrize('protocol', [2, 5])
+def test_a_pickle_cannot_run_code(tmp_path, evil, name, protocol):
+    victim = tmp_path/'created'
+    with open(tmp_path/'evil.pkl', 'wb') as f:
+        pickle.dump([{'image_id': 1, 'person_box': [0, 0, 1, 1], 'x': evil(str(victim))}], f, protocol=protocol)
+    with pytest.raises(ClhoiError, match=rf"evil.pkl: refused: the pickle asks for {name}"):
+        load_vcoco_detections(tmp_path/'evil.pkl')
+    assert not victim.exists()
+
+
+def test_numpy_values_and_cache_templates_still_load(tmp_path):
+    "What real caches hold: numpy scalars and arrays (protocols 2 and 5), defaultdicts, OrderedDicts."
+    from collections import OrderedDict, defaultdict
+    d = {'image_id': np.int64(7), 'person_box': np.array([1., 2., 30., 40.], dtype=np.float32),
+         'hold_agent': np.float32(.5), 'hold_obj': np.array([5., 6., 7., 8., .25])}
+    for protocol in (2, 5):
+        with open(tmp_path/'ok.pkl', 'wb') as f:
+            pickle.dump([d, OrderedDict(d), defaultdict(list, d)], f, protocol=protocol)
+        got = load_vcoco_detections(tmp_path/'ok.pkl')
+        assert got.image_ids.tolist() == [7, 7, 7]
+        assert got.person_boxes[0].tolist() == [1., 2., 30., 40.]
+        assert got.role_scores[:, LAB.action_index('hold'), 0].tolist() == [.25] * 3
+
+
+def test_cli_refuses_a_code_running_pickle(tmp_path):
+    vc, inst, _ = random_dataset(0, n_images=5)
+    (tmp_path/'vc.json').write_text(json.dumps(vc)); (tmp_path/'inst.json').write_text(json.dumps(inst))
+    victim = tmp_path/'created'
+    with open(tmp_path/'evil.pkl', 'wb') as f: pickle.dump([_System(str(victim))], f)
+    r = clhoi('evaluate', '--dataset', 'v-coco', '--gt', tmp_path/'vc.json', '--instances', tmp_path/'inst.json',
+              '--pred', tmp_path/'evil.pkl')
+    one_line_error(r, 'refused: the pickle asks for posix.system')
+    assert not victim.exists()
+    (tmp_path/'folder.pkl').mkdir()
+    r = clhoi('evaluate', '--dataset', 'v-coco', '--gt', tmp_path/'vc.json', '--instances', tmp_path/'inst.json',
+              '--pred', tmp_path/'folder.pkl')
+    one_line_error(r, 'folder.pkl is a folder, not a detection pickle')
+    r = clhoi('evaluate', '--dataset', 'v-coco', '--gt', tmp_path/'vc.json', '--pred', tmp_path/'evil.pkl')
+    one_line_error(r, 'also give the COCO instances file (--instances instances_vcoco_all_2014.json on the command line')
+
+
+@pytest.mark.parametrize('content,expect', [
+    ('[' * 100_000 + ']' * 100_000, 'not valid JSON'),
+    ('{"images": []}', 'expected a list of dicts, got dict'),
+    ('[1, 2, 3]', 'not V-COCO detections'),
+    ('7', 'expected a list of dicts, got int'),
+])
+def test_bad_json_predictions_are_one_line(tmp_path, content, expect):
+    vc, inst, _ = random_dataset(0, n_images=5)
+    (tmp_path/'vc.json').write_text(json.dumps(vc)); (tmp_path/'inst.json').write_text(json.dumps(inst))
+    (tmp_path/'p.json').write_text(content)
+    r = clhoi('evaluate', '--dataset', 'v-coco', '--gt', tmp_path/'vc.json', '--instances', tmp_path/'inst.json',
+              '--pred', tmp_path/'p.json')
+    one_line_error(r, expect)
+
+
+@pytest.mark.parametrize('content,expect', [
+    ('[' * 100_000 + ']' * 100_000, 'inst.json: not valid JSON'),
+    ('[1, 2]', 'expected a COCO instances file'),
+    ('{"images": [{"id": 1}], "annotations": [3]}', "annotations[0] is 3; each needs id, image_id"),
+])
+def test_bad_instances_files_are_one_line(tmp_path, content, expect):
+    vc, inst, dets = random_dataset(0, n_images=5)
+    (tmp_path/'vc.json').write_text(json.dumps(vc)); (tmp_path/'inst.json').write_text(content)
+    with pytest.raises(ClhoiError, match=re.escape(expect)): evaluate_vcoco((tmp_path/'vc.json', tmp_path/'inst.json'), dets)
