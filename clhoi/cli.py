@@ -222,8 +222,9 @@ def world_command(seed:int=0, # the World's seed
     "Generate HOI World (or find it already generated, and check it) and print its folder; `--verify` only checks."
     if out is not None and Path(out).exists() and not Path(out).is_dir():
         raise ClhoiError(f"--out {out} is a file; give a folder")
-    from clhoi.world import WorldConfig, build_world, verify_world, world_dir
+    from clhoi.world_config import WorldConfig        # light: the options are checked before any drawing code loads
     cfg = WorldConfig(seed=seed, n_train=n_train, n_test=n_test, n_pretrain=n_pretrain, image_size=image_size)
+    from clhoi.world import build_world, verify_world, world_dir
     if verify:
         path = world_dir(cfg, out); n = verify_world(path)
         print(f"{path}: OK, all {n} files match world.json")

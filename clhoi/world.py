@@ -13,15 +13,16 @@ import numpy as np
 from PIL import Image, ImageDraw
 from tqdm.auto import tqdm
 
-from .core import ClhoiError, atomic_write, cache_dir, check_range, current_umask, parse_json, read_json
+from .core import ClhoiError, atomic_write, cache_dir, current_umask, parse_json, read_json
 from .labels import LabelSpace, coco_objects, hico_det, rare_from_counts
 from .data import load_hoi_file, save_hoi_file
+from .world_config import SPLITS, WorldConfig
 
 # %% auto #0
-__all__ = ['VERBS', 'OBJECTS', 'SCENES', 'CUES', 'TEMPLATES', 'LAYOUTS', 'DISTRACTORS', 'SPLITS', 'TEMPLATE', 'PHRASES', 'PLACES',
-           'HOIS', 'Template', 'WorldConfig', 'SceneGraph', 'sample_scene', 'render_scene', 'write_caption',
-           'scene_counts', 'world_label_space', 'world_config_from', 'annotation', 'world_dir', 'build_world',
-           'load_world', 'verify_world']
+__all__ = ['VERBS', 'OBJECTS', 'SCENES', 'CUES', 'TEMPLATES', 'LAYOUTS', 'DISTRACTORS', 'TEMPLATE', 'PHRASES', 'PLACES', 'HOIS',
+           'Template', 'SceneGraph', 'sample_scene', 'render_scene', 'write_caption', 'scene_counts',
+           'world_label_space', 'world_config_from', 'annotation', 'world_dir', 'build_world', 'load_world',
+           'verify_world']
 
 # %% ../nbs/03_world.ipynb #8f0cc13a
 VERBS = ('hold', 'throw', 'catch', 'kick', 'fly', 'ride', 'sit_on', 'straddle', 'walk', 'race', 'stand_on', 'carry',
@@ -553,51 +554,6 @@ DISTRACTORS = {'grass': ('sports ball', 'frisbee', 'bicycle', 'kite', 'book', 'u
                'racetrack': ('chair',)}
 
 # %% ../nbs/03_world.ipynb #317a163c
-SPLITS = {'train': 1, 'test': 2, 'pretrain': 3}
-_RENDERER = 'v1'   # the only drawing version this code makes
-_BOUNDS = dict(seed=(0, 2**31 - 1), n_train=(1, None), n_test=(1, None), n_pretrain=(0, None), image_size=(32, 1024),
-               p_two_pairs=(0, 1), p_idle_person=(0, 1), max_distractors=(0, None), min_train_per_template=(0, None),
-               min_test_per_template=(0, None), supersample=(1, 4))
-
-@dataclass(frozen=True)
-class WorldConfig:
-    "What HOI World to generate. Same config, same bytes; the folder name hashes every field."
-    version: str = 'v1'              # renderer version (bump when drawing changes)
-    seed: int = 0                    # every random choice derives from (seed, split, image index)
-    n_train: int = 1000              # images in the train split (the rare split is computed from it)
-    n_test: int = 300                # images in the test split
-    n_pretrain: int = 1000           # images reserved for the World models (CLIP, teacher), disjoint from train/test
-    image_size: int = 224            # square images, pixels
-    p_two_pairs: float = 0.45        # chance that an image has two interacting pairs instead of one
-    p_idle_person: float = 0.35      # chance of an extra person who does nothing
-    max_distractors: int = 2         # objects lying about, unused by anyone
-    min_train_per_template: int = 2  # every pair template appears at least this often in train ...
-    min_test_per_template: int = 3   # ... and in test, so every HOI class can be scored
-    supersample: int = 2             # drawn at this multiple of the size, then downsampled (anti-aliasing)
-
-    def __post_init__(self):
-        "Check every field's type and range; the messages use `clhoi world`'s option names (`--n-train -1: ...`)."
-        for f in fields(self):
-            v, opt = getattr(self, f.name), '--' + f.name.replace('_', '-')
-            if f.type == 'str' and not isinstance(v, str): raise ClhoiError(f"{opt} {v!r}: must be text")
-            if f.type in ('int', 'float'):
-                ok = (int, np.integer) if f.type == 'int' else (int, float, np.integer, np.floating)
-                if isinstance(v, bool) or not isinstance(v, ok):
-                    raise ClhoiError(f"{opt} {v!r}: must be {'a whole number' if f.type == 'int' else 'a number'}")
-                object.__setattr__(self, f.name, int(v) if f.type == 'int' else float(v))   # plain, for the hash
-                check_range(f.name, getattr(self, f.name), *_BOUNDS[f.name])
-        if self.version != _RENDERER:
-            raise ClhoiError(f"version {self.version!r}: this clhoi draws HOI World {_RENDERER} only; "
-                             f"use the clhoi release that made that World")
-
-    def n(self, split:str) -> int:
-        if split not in SPLITS: raise ClhoiError(f"split={split!r}: HOI World splits are {', '.join(SPLITS)}")
-        return getattr(self, f'n_{split}')
-    @property
-    def key(self) -> str:
-        "Short hash of every field: the cache folder is `<version>-<key>`."
-        return hashlib.sha1(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:10]
-
 @dataclass
 class SceneGraph:
     "One World image before rendering: the scene, every instance's box, the annotated pairs, and what to draw."
