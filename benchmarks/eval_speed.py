@@ -1,10 +1,10 @@
 """Speed of the evaluators on inputs of the real test-set size, against plain-loop references.
 
 HICO-DET: 9,546 images, 600 HOI classes, about 33k ground-truth pairs, 100 scored triplets per image (QPIC's cap),
-seeded. `clhoi.evaluation.evaluate_hicodet` (vectorized) is timed against a plain per-class loop written here from
-the official MATLAB rules, and both must agree to 1e-9 on every class. The whole command (`python -m clhoi
-evaluate` on the written files, as a subprocess) is timed against stdlib `json.load` of the same files plus the
-plain loop, and the ratio printed (target: at most 0.5).
+seeded. `clhoi.evaluation.evaluate_hicodet` (vectorized) is timed against the plain per-class loop of the official
+MATLAB rules in `tests/reference_hico.py` (the one the tests use), and both must agree to 1e-9 on every class. The
+whole command (`python -m clhoi evaluate` on the written files, as a subprocess) is timed against stdlib `json.load`
+of the same files plus the plain loop, and the ratio printed (target: at most 0.5).
 
     python benchmarks/eval_speed.py                  # full size (the loop reference takes a minute or two)
     python benchmarks/eval_speed.py --small          # 500 images, seconds
@@ -18,6 +18,9 @@ import argparse, json, math, subprocess, sys, tempfile, time
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]/'tests'))   # a script: the one plain-loop HICO reference
+from reference_hico import ref_evaluate                                 # tests/reference_hico.py
 
 # ---------------------------------------------------------------------------------------------------------------
 # HICO-DET
@@ -75,51 +78,6 @@ def make_hicodet(n_images:int, seed:int=0, per_image:int=100):
                                          for (s, o, v), sc in zip(trip, scores)]})
     return gt, preds
 
-def _iou(a, b):
-    iw = min(a[2], b[2]) - max(a[0], b[0]) + 1
-    ih = min(a[3], b[3]) - max(a[1], b[1]) + 1
-    if iw <= 0 or ih <= 0: return 0.0
-    return iw * ih / ((a[2] - a[0] + 1) * (a[3] - a[1] + 1) + (b[2] - b[0] + 1) * (b[3] - b[1] + 1) - iw * ih)
-
-def reference_hicodet(gt, preds, hois, offset=1):
-    "Per-class AP (fractions) with the official MATLAB rules, one class and one detection at a time."
-    from clhoi.labels import coco_objects
-    to80 = {c: i for i, c in enumerate(coco_objects().coco91_ids)}
-    cls = {vo: k for k, vo in enumerate(hois)}
-    K = len(hois)
-    gts, npos = [{} for _ in range(K)], [0] * K
-    for im in gt:
-        b = im['annotations']
-        for h in im['hoi_annotation']:
-            k = cls[(h['category_id'] - offset, to80[b[h['object_id']]['category_id']])]
-            gts[k].setdefault(im['file_name'], []).append((b[h['subject_id']]['bbox'], b[h['object_id']]['bbox']))
-            npos[k] += 1
-    dets, pos = [[] for _ in range(K)], 0
-    for im in preds:
-        b = im['predictions']
-        for h in im['hoi_prediction']:
-            pos += 1
-            k = cls.get((h['category_id'] - offset, to80[b[h['object_id']]['category_id']]))
-            if k is not None: dets[k].append((-h['score'], pos, im['file_name'], b[h['subject_id']]['bbox'], b[h['object_id']]['bbox']))
-    ap = []
-    for k in range(K):
-        if npos[k] == 0: ap.append(float('nan')); continue
-        taken = {f: [False] * len(g) for f, g in gts[k].items()}
-        ctp, rec, prec = 0, [], []
-        for i, (_, _, f, hb, ob) in enumerate(sorted(dets[k], key=lambda d: (d[0], d[1])), 1):
-            ovmax, jmax = -math.inf, -1
-            for j, (gh, go) in enumerate(gts[k].get(f, [])):
-                ov = min(_iou(hb, gh), _iou(ob, go))
-                if ov > ovmax: ovmax, jmax = ov, j
-            if ovmax >= 0.5 and not taken[f][jmax]: taken[f][jmax] = True; ctp += 1
-            rec.append(ctp / npos[k]); prec.append(ctp / i)
-        s = 0.0
-        for t in [q / 10 for q in range(11)]:
-            ps = [p for r, p in zip(rec, prec) if r >= t]
-            s += (max(ps) if ps else 0.0) / 11
-        ap.append(s)
-    return np.array(ap)
-
 def bench_hicodet(small:bool=False, seed:int=0) -> bool:
     from clhoi.data import hoi_arrays, load_hoi_file
     from clhoi.evaluation import evaluate_hicodet
@@ -141,7 +99,7 @@ def bench_hicodet(small:bool=False, seed:int=0) -> bool:
         with open(gp) as f: gt_std = json.load(f)
         with open(pp) as f: preds_std = json.load(f)
         t_json = time.perf_counter() - t
-        t = time.perf_counter(); ref = reference_hicodet(gt_std, preds_std, hico_det().hois); t_ref = time.perf_counter() - t
+        t = time.perf_counter(); ref = np.array(ref_evaluate(gt_std, preds_std)['ap']); t_ref = time.perf_counter() - t
         del gt_std, preds_std
         t = time.perf_counter(); load_hoi_file(pp, 'pred', hico_det()); t_load = time.perf_counter() - t
     t = time.perf_counter(); hoi_arrays(preds, 'pred', hico_det()); t_check = time.perf_counter() - t

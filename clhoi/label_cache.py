@@ -12,7 +12,7 @@ import orjson
 from tqdm.auto import tqdm
 
 from .core import ClhoiError, atomic_write, check_range, exclusive_lock
-from .labels import LabelSpace, coco_objects, hico_det, label_space
+from .labels import LabelSpace, coco_objects, hico_det
 from .data import load_hoi_file
 from .parsing import parse_pairs, has_action_verb, sample_negatives
 from .teacher import Generation, Teacher, make_teacher, resolve_teacher, build_tiny_teacher

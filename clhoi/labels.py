@@ -4,7 +4,7 @@
 
 # %% ../nbs/01_labels.ipynb #da08dfbf
 from __future__ import annotations
-import csv, importlib
+import csv
 from dataclasses import dataclass, field
 from functools import cache, cached_property
 from importlib import resources
@@ -15,7 +15,7 @@ from .core import ClhoiError
 
 # %% auto #0
 __all__ = ['LABEL_SPACES', 'asset_path', 'CocoObjects', 'coco_objects', 'LabelSpace', 'hico_det', 'VCocoLabels', 'v_coco',
-           'rare_from_counts', 'label_space']
+           'rare_from_counts', 'label_space', 'register_label_space']
 
 # %% ../nbs/01_labels.ipynb #cdc90489
 def asset_path(name:str): # file name inside clhoi/assets
@@ -181,13 +181,19 @@ def rare_from_counts(counts, # (K,) training instances per HOI class
     return frozenset(int(k) for k in np.flatnonzero(np.asarray(counts) < threshold))
 
 # %% ../nbs/01_labels.ipynb #d576327f
-LABEL_SPACES = {'hico-det': 'clhoi.labels:hico_det', 'v-coco': 'clhoi.labels:v_coco',
-                'world': 'clhoi.world:world_label_space'}
+LABEL_SPACES = {'hico-det': hico_det, 'v-coco': v_coco}   # name -> constructor; higher modules add theirs
 
-def label_space(name:str, # 'hico-det', 'v-coco' or 'world'
+def label_space(name:str, # 'hico-det', 'v-coco', or 'world' once clhoi.world is imported
                 **kwargs) -> LabelSpace|VCocoLabels:
     "The label space registered under `name` (keyword arguments go to its constructor, e.g. the World's seed)."
     if name not in LABEL_SPACES:
-        raise ClhoiError(f"unknown dataset {name!r}; choose one of {', '.join(LABEL_SPACES)}")
-    mod, fn = LABEL_SPACES[name].split(':')
-    return getattr(importlib.import_module(mod), fn)(**kwargs)
+        hint = "; HOI World's registers itself: `import clhoi.world` first" if 'world' not in LABEL_SPACES else ''
+        raise ClhoiError(f"unknown dataset {name!r}; choose one of {', '.join(LABEL_SPACES)}{hint}")
+    return LABEL_SPACES[name](**kwargs)
+
+# %% ../nbs/01_labels.ipynb #981987b4
+def register_label_space(name:str, # the dataset name users type ('world')
+                         constructor, # callable(**kwargs) -> LabelSpace
+                        ) -> None:
+    "Make `label_space(name)` call `constructor`: how a higher-numbered module (clhoi.world) adds its label space."
+    LABEL_SPACES[name] = constructor

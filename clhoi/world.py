@@ -14,7 +14,7 @@ from PIL import Image, ImageDraw
 from tqdm.auto import tqdm
 
 from .core import ClhoiError, atomic_write, cache_dir, current_umask, parse_json, read_json
-from .labels import LabelSpace, coco_objects, hico_det, rare_from_counts
+from .labels import LabelSpace, coco_objects, hico_det, rare_from_counts, register_label_space
 from .data import load_hoi_file, save_hoi_file
 from .world_config import SPLITS, WorldConfig
 
@@ -840,6 +840,8 @@ def world_label_space(**cfg_fields) -> LabelSpace:
     try: cfg = WorldConfig(**cfg_fields)
     except TypeError as e: raise ClhoiError(f"world_label_space: {e}; the fields are those of WorldConfig") from None
     return _label_space(cfg)
+
+register_label_space('world', world_label_space)   # `label_space('world', seed=...)` in clhoi.labels
 
 # %% ../nbs/03_world.ipynb #5c0f1a02
 _FORMAT = 2        # world.json layout: 2 added 'format' and the 'files' table (size and sha256 of every file)

@@ -1,91 +1,39 @@
 """`clhoi.evaluation.evaluate_hicodet` against an independent plain-Python implementation of the official MATLAB
-rules (ywchao/ho-rcnn `VOCevaldet_bboxpair.m`), written here with loops and sharing no code with the library."""
+rules (ywchao/ho-rcnn `VOCevaldet_bboxpair.m`): `tests/reference_hico.py`, written with loops, sharing no code with
+the library and reading the HICO-DET class tables from the shipped asset files itself."""
 import json, math, random, re, warnings
 
 import numpy as np
 import pytest
 
-from clhoi.labels import LabelSpace, coco_objects, hico_det
+from clhoi.labels import LabelSpace, hico_det
 from clhoi.evaluation import evaluate_hicodet
+from reference_hico import COCO91, HICO_HOIS, HICO_RARE, HICO_VERBS, ref_ap, ref_evaluate, ref_iou
 
 # ---------------------------------------------------------------------------------------------------------------
-# The reference: official rules, one class at a time, one detection at a time.
+# The reference checked by hand, so that a wrong reference cannot agree with a wrong library.
 
-def ref_iou(a, b):
-    "IoU with the +1-pixel convention; 0 when the boxes share no pixel."
-    iw = min(a[2], b[2]) - max(a[0], b[0]) + 1
-    ih = min(a[3], b[3]) - max(a[1], b[1]) + 1
-    if iw <= 0 or ih <= 0: return 0.0
-    ua = (a[2] - a[0] + 1) * (a[3] - a[1] + 1) + (b[2] - b[0] + 1) * (b[3] - b[1] + 1) - iw * ih
-    return iw * ih / ua
+def test_reference_iou_by_hand():
+    "The +1-pixel convention: [0, 0, 9, 9] is 10 x 10 pixels."
+    assert ref_iou([0, 0, 9, 9], [0, 0, 4, 9]) == 0.5                  # 50 / 100
+    assert ref_iou([0, 0, 9, 9], [0, 0, 6, 6]) == 0.49                 # 49 / 100
+    assert ref_iou([0, 0, 9, 9], [10, 0, 19, 9]) == 0.0                # touching: no shared pixel
+    assert ref_iou([0, 0, 9, 9], [9, 0, 18, 9]) == 10 / 190            # one shared column
 
-def ref_ap(tp, npos, mode):
-    if npos == 0: return float('nan'), float('nan')
-    rec, prec, c = [], [], 0
-    for i, t in enumerate(tp, 1):
-        c += t; rec.append(c / npos); prec.append(c / i)
-    if not tp: return 0.0, 0.0
-    if mode == 'all_point':
-        mrec, mpre = [0.0] + rec + [1.0], [0.0] + prec + [0.0]
-        for i in range(len(mpre) - 2, -1, -1): mpre[i] = max(mpre[i], mpre[i + 1])
-        return sum((mrec[i + 1] - mrec[i]) * mpre[i + 1] for i in range(len(mrec) - 1) if mrec[i + 1] != mrec[i]), rec[-1]
-    ts = [k / 10 for k in range(11)] if mode == '11p_matlab' else [k * 0.1 for k in range(11)]  # MATLAB k/10; np.arange
-    ap = 0.0
-    for t in ts:
-        ps = [p for r, p in zip(rec, prec) if r >= t]
-        ap += (max(ps) if ps else 0.0) / 11
-    return ap, rec[-1]
+def test_reference_tables_by_hand():
+    "Rows of the shipped tables checked against the official HICO-DET list (hico_list_hoi.txt, 1-based ids)."
+    assert len(HICO_HOIS) == 600 and len(HICO_RARE) == 138 and HICO_VERBS[57] == 'no_interaction'
+    assert COCO91[:5] == [1, 2, 3, 4, 5] and COCO91[41] == 47 and COCO91[79] == 90    # person..airplane, cup, toothbrush
+    ride, motorcycle, hold, cup = HICO_VERBS.index('ride'), 3, HICO_VERBS.index('hold'), 41
+    assert (ride, hold) == (76, 36)
+    assert HICO_HOIS[0] == (HICO_VERBS.index('board'), 4)                # 001 airplane board
+    assert HICO_HOIS[153] == (ride, motorcycle) and HICO_HOIS[297] == (hold, cup)   # 154 ride motorcycle, 298 hold cup
+    assert 8 in HICO_RARE and 0 not in HICO_RARE                        # 009 is rare (first line of the rare list)
 
-def ref_evaluate(gt, preds, hois, offset, rare, ap_mode='11p_matlab', iou_cmp='>=', max_per_image=None,
-                 images='all', known_object=False):
-    to80 = {c: i for i, c in enumerate(coco_objects().coco91_ids)}
-    cls = {(v, o): k for k, (v, o) in enumerate(hois)}
-    K = len(hois)
-    gt_pairs = [{} for _ in range(K)]     # class -> file -> [(human box, object box)] in file order
-    npos, n_pairs, objects_in = [0] * K, {}, {}
-    for im in gt:
-        fn, boxes = im['file_name'], im['annotations']
-        n_pairs[fn], objects_in[fn] = len(im['hoi_annotation']), set()
-        for h in im['hoi_annotation']:
-            o80 = to80[boxes[h['object_id']]['category_id']]
-            k = cls[(h['category_id'] - offset, o80)]
-            gt_pairs[k].setdefault(fn, []).append((boxes[h['subject_id']]['bbox'], boxes[h['object_id']]['bbox']))
-            npos[k] += 1
-        objects_in[fn] = {to80[b['category_id']] for b in boxes}   # Known-Object: any GT box of the object
-    dets = [[] for _ in range(K)]          # class -> [(score, position, file, human box, object box)]
-    position = 0
-    for im in preds:
-        fn = im.get('file_name', im.get('filename'))
-        boxes, cand = im['predictions'], []
-        for h in im['hoi_prediction']:
-            position += 1
-            k = cls.get((h['category_id'] - offset, to80[boxes[h['object_id']]['category_id']]))
-            if k is None: continue          # not an HOI class: dropped
-            cand.append((h['score'], position, k, boxes[h['subject_id']]['bbox'], boxes[h['object_id']]['bbox']))
-        if max_per_image is not None: cand = sorted(cand, key=lambda c: -c[0])[:max_per_image]   # stable
-        for s, p, k, hb, ob in cand:
-            if images == 'non_empty' and n_pairs[fn] == 0: continue
-            if known_object and hois[k][1] not in objects_in[fn]: continue
-            dets[k].append((s, p, fn, hb, ob))
-    aps, recs = [], []
-    for k in range(K):
-        taken = {fn: [False] * len(g) for fn, g in gt_pairs[k].items()}
-        tp = []
-        for s, p, fn, hb, ob in sorted(dets[k], key=lambda d: (-d[0], d[1])):
-            ovmax, jmax = -math.inf, -1
-            for j, (gh, go) in enumerate(gt_pairs[k].get(fn, [])):
-                ov = min(ref_iou(hb, gh), ref_iou(ob, go))
-                if ov > ovmax: ovmax, jmax = ov, j
-            ok = ovmax >= 0.5 if iou_cmp == '>=' else ovmax > 0.5
-            if ok and not taken[fn][jmax]:
-                taken[fn][jmax] = True; tp.append(1)
-            else: tp.append(0)
-        ap, rec = ref_ap(tp, npos[k], ap_mode)
-        aps.append(ap); recs.append(rec)
-    mean = lambda xs: (sum(x for x in xs if x == x) / len([x for x in xs if x == x])) if any(x == x for x in xs) else float('nan')
-    return {'ap': aps, 'recall': recs, 'npos': npos, 'full': mean(aps),
-            'rare': mean([a for k, a in enumerate(aps) if k in rare]),
-            'non_rare': mean([a for k, a in enumerate(aps) if k not in rare])}
+def test_library_tables_equal_the_shipped_files():
+    "The library's HICO-DET label space read through clhoi.labels equals the files read with the csv module."
+    H = hico_det()
+    assert tuple(H.hois) == HICO_HOIS and set(H.rare) == HICO_RARE and tuple(H.verbs) == HICO_VERBS
 
 def test_reference_on_the_golden_case():
     "The reference itself reproduces the hand-computed threshold case (npos 10, labels 1,1,1,1,1,1,0,0,0,0,1)."
@@ -116,7 +64,7 @@ def rand_box(rng):
 def make_case(seed, labels=TOY, n_images=300, offset=None):
     rng = random.Random(seed)
     offset = labels.file_verb_offset if offset is None else offset
-    c91 = coco_objects().coco91_ids
+    c91 = COCO91
     objs = sorted({o for _, o in labels.hois} - {PERSON}) or [PERSON]
     by_obj = {}
     for k, (v, o) in enumerate(labels.hois):
@@ -159,7 +107,7 @@ def make_case(seed, labels=TOY, n_images=300, offset=None):
 def add_engineered(gt, preds, offset=1):
     """Ten images of class 7 (sit_on cup, absent from the random part) where the options must differ: ranked
     TP x6 (recall exactly 0.6), FP x4, a detection of IoU exactly 0.5 (TP under '>=', FP under '>'), TP."""
-    c91, P, C, half, miss = coco_objects().coco91_ids, [0, 0, 99, 199], [50, 50, 69, 69], [50, 50, 59, 69], [200, 0, 299, 99]
+    c91, P, C, half, miss = COCO91, [0, 0, 99, 199], [50, 50, 69, 69], [50, 50, 59, 69], [200, 0, 299, 99]
     for i in range(10):
         fn = f'eng_{i}.jpg'
         gt.append({'file_name': fn, 'annotations': [{'bbox': P, 'category_id': 1}, {'bbox': C, 'category_id': c91[CUP]}],
@@ -215,11 +163,10 @@ def test_rare_override_and_verb_offset():
 
 def test_hico_det_agrees_with_reference():
     "The real label space (600 classes, verb ids 1..117) on random HOIs of a few objects."
-    H = hico_det()
-    sub = LabelSpace('hico-sub', H.verbs, H.hois, H.rare)       # same classes; make_case draws from all of them
-    gt, preds = make_case(4, labels=sub, n_images=200)
+    ref = LabelSpace('hico-ref', HICO_VERBS, HICO_HOIS, HICO_RARE)   # the shipped files, not clhoi.labels' tables
+    gt, preds = make_case(4, labels=ref, n_images=200)
     ours = evaluate_hicodet(gt, preds)                           # labels default to hico_det()
-    check(ours, ref_evaluate(gt, preds, H.hois, 1, H.rare))
+    check(ours, ref_evaluate(gt, preds, HICO_HOIS, 1, HICO_RARE))
     assert ours['options']['labels'] == 'hico-det' and len(ours['ap']) == 600
 
 def test_file_paths_give_the_same_result(tmp_path):
@@ -237,7 +184,7 @@ def test_order_of_ground_truth_images_does_not_matter():
 
 def test_first_maximum_wins():
     "Two GT pairs tie in overlap with the first detection: it must take the first (the second detection then takes the other)."
-    c91, P0, P1, M0, M1 = coco_objects().coco91_ids, [0, 0, 99, 199], [0, 0, 99, 179], [0, 100, 99, 299], [0, 100, 99, 279]
+    c91, P0, P1, M0, M1 = COCO91, [0, 0, 99, 199], [0, 0, 99, 179], [0, 100, 99, 299], [0, 100, 99, 279]
     gt = [{'file_name': 'a.jpg', 'annotations': [{'bbox': b, 'category_id': c} for b, c in [(P0, 1), (M0, c91[BICYCLE]), (P1, 1), (M1, c91[BICYCLE])]],
            'hoi_annotation': [{'subject_id': 0, 'object_id': 1, 'category_id': 2}, {'subject_id': 2, 'object_id': 3, 'category_id': 2}]}]
     box = lambda b, c=1: {'bbox': b, 'category_id': c}
@@ -267,12 +214,11 @@ def test_ground_truth_without_pairs_is_an_error(tmp_path):
 
 def test_contradicting_hoi_category_id_is_an_error(tmp_path):
     "hoi_category_id used to be ignored when it disagreed with (verb, object)."
-    H = hico_det()
-    gt, preds = make_case(8, n_images=10, labels=H)
+    gt, preds = make_case(8, n_images=10, labels=hico_det())
     im = next(i for i, x in enumerate(gt) if x['hoi_annotation'])
     h = gt[im]['hoi_annotation'][0]
-    obj80 = coco_objects().coco91_ids.index(gt[im]['annotations'][h['object_id']]['category_id'])
-    right = H.hois.index((h['category_id'] - 1, obj80)) + 1             # the class by its (verb, object), 1-based
+    obj80 = COCO91.index(gt[im]['annotations'][h['object_id']]['category_id'])
+    right = HICO_HOIS.index((h['category_id'] - 1, obj80)) + 1             # the class by its (verb, object), 1-based
     h['hoi_category_id'] = right % 600 + 1                               # any other class
     (tmp_path/'gt.json').write_text(json.dumps(gt)); (tmp_path/'pred.json').write_text(json.dumps(preds))
     want = (f"gt.json: image {im} ({gt[im]['file_name']}): hoi_annotation[0].hoi_category_id: {right % 600 + 1} "

@@ -1,5 +1,5 @@
 "Notebook hygiene (STYLE.md): the checks a reviewer would otherwise make by eye."
-import configparser, json, re
+import ast, configparser, json, re
 from pathlib import Path
 
 import pytest
@@ -48,15 +48,73 @@ def test_cell_tags_survive_nbdev_clean():
 def _order(stem): # '02a_boxes' sorts after '02_data' and before '03_world'
     m = re.match(r'^(\d+)([a-z]?)_', stem); return (int(m.group(1)), m.group(2))
 
+# Layering: a module uses only lower-numbered modules. Every way of reaching another module counts: `import` and
+# `from` statements anywhere (inside functions too), relative imports, `importlib.import_module` / `__import__`
+# with a constant string, and every 'clhoi.X:name' dispatch string (resolved later by import_module). An edge up
+# is allowed only when declared here, with its reason; a declared edge that no longer exists fails too.
+ALLOWED_UPWARD = {
+    ('cli', 'docs'): "the CLI is the top-level dispatcher: its COMMANDS table names 'clhoi.docs:docs_command' "
+                     "(imported only when `clhoi docs` runs); numbers are never renumbered, so 31_docs stays above 30_cli",
+}
+_DISPATCH = re.compile(r'\bclhoi\.(\w+):\w+')
+_MODULE = re.compile(r'^clhoi\.(\w+)(?:\.\w+)*$')
+
+def clhoi_edges(source:str, filename:str='<source>') -> set[str]:
+    "Every clhoi module (first name after `clhoi.`) that `source` imports or names for import, by any route."
+    out = set()
+    for node in ast.walk(ast.parse(source, filename)):
+        if isinstance(node, ast.Import):
+            out |= {m.group(1) for a in node.names for m in [_MODULE.match(a.name)] if m}
+        elif isinstance(node, ast.ImportFrom):
+            if node.level == 0 and node.module and (m := _MODULE.match(node.module)): out.add(m.group(1))
+            elif node.level == 0 and node.module == 'clhoi': out |= {a.name for a in node.names}
+            elif node.level == 1 and node.module: out.add(node.module.split('.')[0])
+            elif node.level == 1: out |= {a.name for a in node.names}          # from . import world
+        elif isinstance(node, ast.Call):
+            f = node.func
+            name = f.attr if isinstance(f, ast.Attribute) else f.id if isinstance(f, ast.Name) else ''
+            if name in ('import_module', '__import__') and node.args and isinstance(node.args[0], ast.Constant) \
+                    and isinstance(node.args[0].value, str):
+                target = node.args[0].value
+                if target.startswith('.'): out.add(target[1:].split('.')[0])
+                elif m := _MODULE.match(target): out.add(m.group(1))
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            out |= set(_DISPATCH.findall(node.value))
+            if m := _MODULE.match(node.value): out.add(m.group(1))              # a module name kept for later
+    return out
+
+def test_the_layering_parser_sees_every_route():
+    "Each route in its own line: the parser must find all of them, and nothing in comments or plain prose."
+    src_ = """
+import clhoi.a
+from clhoi.b import x
+from clhoi import c
+from .d import y
+from . import e
+def f():
+    import clhoi.g as G
+    from .h import z
+    importlib.import_module('clhoi.i'); importlib.import_module('.j', 'clhoi'); __import__('clhoi.k')
+    return {'cmd': ('clhoi.l:run', 'help')}
+MOD = 'clhoi.m'
+# import clhoi.n   (a comment)
+MSG = "use `import clhoi.world` first"
+"""
+    test = clhoi_edges(src_)
+    assert test == set('abcdeghijklm'), sorted(test)
+
 def test_modules_import_only_lower_numbered_modules():
     owner = {default_exp(nb)[0]: nb for nb in NBS if is_library(nb)}
-    for nb in NBS:
-        if not is_library(nb): continue
-        for c in cells(nb):
-            if c['cell_type'] != 'code' or not re.match(r'^#\|\s*export', src(c)): continue
-            for mod in re.findall(r'^\s*(?:from|import)\s+clhoi\.(\w+)', src(c), re.M):
-                assert mod in owner, f'{nb.name} imports clhoi.{mod}, which no notebook exports'
-                assert _order(owner[mod].stem) < _order(nb.stem), f'{nb.name} imports clhoi.{mod} from a later notebook'
+    seen, bad = set(), []
+    for mod, nb in owner.items():
+        path = ROOT/'clhoi'/f"{mod.replace('.', '/')}.py"
+        for dep in clhoi_edges(path.read_text(), str(path)) - {mod}:
+            assert dep in owner, f'clhoi/{path.name} uses clhoi.{dep}, which no notebook exports'
+            if _order(owner[dep].stem) < _order(nb.stem): continue
+            if (mod, dep) in ALLOWED_UPWARD: seen.add((mod, dep)); continue
+            bad.append(f'clhoi/{path.name} ({nb.name}) uses clhoi.{dep} ({owner[dep].name}), a later notebook')
+    assert not bad, '; '.join(bad) + ': register from above (as clhoi.world does with labels), or move the function'
+    assert seen == set(ALLOWED_UPWARD), f'declared upward edges that no longer exist: {set(ALLOWED_UPWARD) - seen}'
 
 def test_every_module_is_owned_by_a_notebook():
     exported = {default_exp(nb)[0] for nb in NBS if is_library(nb)}

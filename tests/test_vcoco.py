@@ -284,19 +284,28 @@ def test_split_subset(tmp_path):
 
 
 def test_pickle_round_trip(tmp_path):
+    "Each direction against plain pickle: the library's file read by pickle.load, a pickle.dump read by the library."
     _, _, dets = random_dataset(1)
-    d = detections_from_dicts(dets)
-    save_vcoco_detections(d, tmp_path/'a.pkl')
+    f32 = lambda x: np.asarray(x, dtype=np.float32)                      # the official layout is float32
+    save_vcoco_detections(detections_from_dicts(dets), tmp_path/'a.pkl')
     with open(tmp_path/'a.pkl', 'rb') as f:
         assert f.read(2) == b'\x80\x02'                                   # protocol 2
-    back = load_vcoco_detections(tmp_path/'a.pkl', fill_missing=False)
-    for f in ('image_ids', 'person_boxes', 'agent_scores', 'role_boxes', 'role_scores'):
-        assert np.array_equal(getattr(back, f), getattr(d, f), equal_nan=True), f
-    save_vcoco_detections(dets, tmp_path/'b.pkl')                         # a plain list is written as is
-    with open(tmp_path/'b.pkl', 'rb') as f: raw = pickle.load(f)
-    assert raw[0].keys() == dets[0].keys()
-    again = detections_to_dicts(back)
-    assert len(again) == len(dets) and all(len(x) == 53 for x in again)
+        f.seek(0); raw = pickle.load(f)
+    assert len(raw) == len(dets) and all(len(x) == 53 for x in raw)     # image_id, person_box, 26 agents, 25 roles
+    for mine, d in zip(raw, dets):                                       # every key given, value for value
+        assert mine['image_id'] == d['image_id']
+        for k, v in d.items():
+            if k != 'image_id': assert np.array_equal(f32(mine[k]), f32(v), equal_nan=True), k
+    with open(tmp_path/'b.pkl', 'wb') as f: pickle.dump(dets, f, protocol=2)
+    back = load_vcoco_detections(tmp_path/'b.pkl')                      # missing keys filled as UPT's CacheTemplate
+    assert back.image_ids.tolist() == [d['image_id'] for d in dets]
+    assert np.array_equal(back.person_boxes, f32([d['person_box'] for d in dets]))
+    fill = [0, 0, 0.1, 0.1, 0]                                           # 'hold' is action 0, 'obj' its first role
+    assert np.array_equal(back.agent_scores[:, 0], f32([d.get('hold_agent', 0.0) for d in dets]), equal_nan=True)
+    assert np.array_equal(back.role_boxes[:, 0, 0], f32([d.get('hold_obj', fill)[:4] for d in dets]), equal_nan=True)
+    assert np.array_equal(back.role_scores[:, 0, 0], f32([d.get('hold_obj', fill)[4] for d in dets]), equal_nan=True)
+    save_vcoco_detections(dets, tmp_path/'c.pkl')                         # a plain list is written as is
+    with open(tmp_path/'c.pkl', 'rb') as f: assert [x.keys() for x in pickle.load(f)] == [x.keys() for x in dets]
 
 
 def test_sparse_dicts_equal_dense():

@@ -1,6 +1,7 @@
 """HOI World outside the notebook: the `clhoi world` command, byte-identical builds across processes, interrupted
 builds, damaged Worlds, the manifest, stale temporary folders, file modes, and one-line errors."""
 import hashlib, json, os, signal, stat, subprocess, sys, time
+from collections import Counter
 from dataclasses import asdict
 from pathlib import Path
 
@@ -8,6 +9,7 @@ import numpy as np
 import pytest
 
 from cli_helpers import clhoi, one_line_error, CLHOI
+from reference_hico import COCO91                             # COCO-80 -> 91 ids, read from the shipped asset file
 from clhoi.cli import main
 from clhoi.core import ClhoiError
 from clhoi.data import load_hoi_file
@@ -72,12 +74,22 @@ def test_killed_build_leaves_no_complete_looking_folder(tmp_path):
 
 def test_default_cache_folder_and_label_space(tmp_path, monkeypatch):
     monkeypatch.setenv('CLHOI_CACHE', str(tmp_path))
-    cfg = WorldConfig(seed=5, **SMALL)
+    sizes = dict(n_train=120, n_test=4, n_pretrain=4, image_size=64)   # enough train pairs for rare and non-rare classes
+    cfg = WorldConfig(seed=5, **sizes)
     out = build_world(cfg, progress=False)
     assert out == tmp_path / 'world' / f'v1-{cfg.key}'
     assert not [p for p in out.parent.iterdir() if p.name.startswith('.')]          # no temporary folder left
-    L = label_space('world', seed=5, **SMALL)
-    assert L.name == 'world' and L.rare == frozenset(np.flatnonzero(scene_counts(cfg) < 10).tolist())
+    L = label_space('world', seed=5, **sizes)                   # registered by clhoi.world (imported above)
+    assert L.name == 'world' and L == world_label_space(seed=5, **sizes)
+    # the classes counted from the written train annotations with plain json, not through clhoi.world's counter
+    pairs = Counter()
+    for im in json.loads((out / 'trainval_world.json').read_text()):
+        cats = [b['category_id'] for b in im['annotations']]
+        for h in im['hoi_annotation']: pairs[(h['category_id'] - 1, cats[h['object_id']])] += 1
+    counts = [pairs[(v, COCO91[o])] for v, o in L.hois]           # (K,) verb ids are 1-based in the file
+    assert sum(counts) == sum(pairs.values())                    # every written pair is one of the World's classes
+    assert scene_counts(cfg).tolist() == counts
+    assert L.rare == {k for k, n in enumerate(counts) if n < 10} and 0 < len(L.rare) < len(L.hois)
 
 # ---- small Worlds for the checks below: 24 images of 64 px build in about a second ----
 TINY = dict(n_train=12, n_test=6, n_pretrain=6, image_size=64)
