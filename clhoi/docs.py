@@ -4,7 +4,8 @@
 
 # %% ../nbs/31_docs.ipynb #ac4e2f7d
 from __future__ import annotations
-import configparser, json, logging, re, shutil, tempfile
+import configparser, hashlib, importlib, inspect, json, logging, multiprocessing, os, re, shutil, tempfile
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from fastcore.xtras import working_directory
@@ -12,7 +13,9 @@ from fastcore.xtras import working_directory
 from .core import ClhoiError, atomic_write, parse_json
 
 # %% auto #0
-__all__ = ['log', 'repo_root', 'build_readme', 'write_readme', 'link_quarto_yml', 'stage_site', 'build_docs', 'docs_command']
+__all__ = ['log', 'PLACEHOLDER_REPO', 'SIDEBAR_PARTS', 'repo_root', 'repo_url', 'build_readme', 'write_readme', 'link_quarto_yml',
+           'stage_site', 'doc_markdown', 'show_doc', 'CellError', 'process_notebooks', 'grouped_sidebar', 'build_docs',
+           'docs_command']
 
 # %% ../nbs/31_docs.ipynb #d5ef344a
 log = logging.getLogger(__name__)
@@ -35,6 +38,15 @@ def _settings(root:Path) -> dict:
 def _nbs(root:Path) -> Path: return root/_settings(root).get('nbs_path', 'nbs')
 def _readme_nb(root:Path) -> Path: return _nbs(root)/_settings(root).get('readme_nb', 'index.ipynb')
 def _text(v) -> str: return ''.join(v) if isinstance(v, list) else (v or '')
+
+# %% ../nbs/31_docs.ipynb #8d13eaf6
+PLACEHOLDER_REPO = 'https://github.com/clhoi/clhoi'   # settings.ini's git_url until the project has a public home
+
+def repo_url(settings:dict, # settings.ini's [DEFAULT] keys
+            ) -> str: # the repository's address, or '' when settings.ini names none (or the placeholder)
+    "The repository that 'source' and 'Report an issue' may link to: '' for the placeholder, so no link is dead."
+    url = (settings.get('git_url') or '').strip().rstrip('/').removesuffix('.git')
+    return '' if url in ('', PLACEHOLDER_REPO) else url
 
 # %% ../nbs/31_docs.ipynb #974d7f05
 _DIRECTIVE = re.compile(r'^#\|\s*([\w-]+):?\s*(.*?)\s*$')
@@ -182,7 +194,7 @@ def stage_site(cache:str|Path, # nbdev's processed notebooks and config (`_proc/
         pages[names[rel]] = rel
     links = {Path(k).name: Path(v).name for k, v in names.items()}
     for f in sorted(cache.rglob('*')):
-        if not f.is_file(): continue
+        if not f.is_file() or f.name.startswith('.'): continue   # the build's own files (.keys.json)
         rel = f.relative_to(cache).as_posix()
         dest = stage/names.get(rel, rel)
         dest.parent.mkdir(parents=True, exist_ok=True)
@@ -204,6 +216,185 @@ def stage_site(cache:str|Path, # nbdev's processed notebooks and config (`_proc/
         else: shutil.copy2(f, dest)
     return names
 
+# %% ../nbs/31_docs.ipynb #e76427d2
+_LONG_DEFAULT = 40
+
+def _anno(a) -> str:
+    "An annotation as written in the source (a string under `from __future__ import annotations`)."
+    if a is inspect.Parameter.empty: return ''
+    return a if isinstance(a, str) else inspect.formatannotation(a)
+
+def _default(d) -> str:
+    "A default's repr, shortened to `Name(...)` when an object's repr is long."
+    r = repr(d)
+    if len(r) > _LONG_DEFAULT and (m := re.match(r'^([\w.]+)\(', r)): return f"{m.group(1)}(...)"
+    return r
+
+def _signature(sym, name:str) -> str:
+    "`name(a:int=1, ...) -> R`, wrapped under the opening parenthesis at about 80 characters (the page's code column)."
+    try: sig = inspect.signature(sym)
+    except (TypeError, ValueError): return name
+    args = []
+    for p in sig.parameters.values():
+        s = ('*' if p.kind == p.VAR_POSITIONAL else '**' if p.kind == p.VAR_KEYWORD else '') + p.name
+        if (a := _anno(p.annotation)): s += f":{a}"
+        if p.default is not p.empty: s += f"={_default(p.default)}"
+        args.append(s)
+    ret = '' if inspect.isclass(sym) or sig.return_annotation is sig.empty else f" -> {_anno(sig.return_annotation)}"
+    pieces = [a + ',' for a in args[:-1]] + [(args[-1] if args else '') + f"){ret}"]   # never split an argument
+    lines, width = [''], max(40, 80 - len(name) - 1)
+    for p in pieces:
+        if lines[-1] and len(lines[-1]) + 1 + len(p) > width: lines.append(p)
+        else: lines[-1] = f"{lines[-1]} {p}" if lines[-1] else p
+    return f"{name}(" + ('\n' + ' ' * (len(name) + 1)).join(lines)
+
+def _cell(s) -> str: return str(s).replace('|', '\\|').replace('\n', ' ')
+def _code(s:str) -> str: return '' if not s else f"`` {s} ``" if '`' in s else f"`{s}`"   # a table cell's code span
+
+def doc_markdown(sym, # a function, class or dataclass
+                 name:str|None=None, # the heading; default the symbol's qualified name
+                 title_level:int=3, # heading level
+                 source_url:str='', # a link to the source, or '' for none
+                ) -> str: # Markdown: heading, signature, docstring, a table of arguments (or fields) and their docments
+    "What `show_doc` shows, with docments as Markdown text in a table (not comments in a code block) and a dataclass's fields."
+    from fastcore.docments import docments
+    name = name or getattr(sym, '__qualname__', getattr(sym, '__name__', str(sym)))
+    parts = ['---']
+    if source_url: parts.append(f'[source]({source_url}){{target="_blank" style="float:right; font-size:smaller"}}')
+    parts += [f"{'#' * title_level} {name}", f"```python\n{_signature(sym, name)}\n```"]
+    if doc := inspect.getdoc(sym) if not inspect.isclass(sym) or sym.__doc__ else None:
+        first, _, rest = doc.partition('\n\n')
+        parts.append(f"*{' '.join(first.split())}*" + (f"\n\n{rest}" if rest else ''))
+    try: dm = docments(sym, full=True)
+    except Exception: dm = {}                               # no source (builtins, C types): no table
+    rows = []
+    for k, v in dm.items():
+        if k in ('self', 'cls'): continue
+        anno, d, ds = _anno(v.get('anno', inspect.Parameter.empty)), v.get('default', inspect.Parameter.empty), v.get('docment')
+        if k == 'return':
+            if ds or (anno and anno != 'None'): rows.append(f"| **Returns** | {_cell(_code(anno))} |  | {_cell(ds or '')} |")
+            continue
+        dflt = '' if d is inspect.Parameter.empty else _default(d)
+        rows.append(f"| {k} | {_cell(_code(anno))} | {_cell(_code(dflt))} | {_cell(ds or '')} |")
+    if rows: parts.append('|  | **Type** | **Default** | **Details** |\n| -- | -------- | ----------- | ----------- |\n' + '\n'.join(rows))
+    return '\n\n'.join(parts)
+
+# %% ../nbs/31_docs.ipynb #2e8144d9
+class _Markdown:
+    "Shown as Markdown in a notebook and in the docs."
+    def __init__(self, text:str): self.text = text
+    def _repr_markdown_(self): return self.text
+
+def _library_symbol(sym, module:str|None):
+    "The library's own `sym` when the notebook exporting `module` defined it (in `__main__`, where a class has no source)."
+    if getattr(sym, '__module__', None) != '__main__' or not module: return sym
+    try: lib = importlib.import_module(module)
+    except ImportError: return sym
+    for part in getattr(sym, '__qualname__', '').split('.'): lib = getattr(lib, part, None)
+    return lib or sym
+
+def show_doc(sym, # a function, class or dataclass
+             renderer=None, # ignored (nbdev's argument)
+             name:str|None=None, # the heading; default the symbol's name
+             title_level:int=3, # heading level
+             module:str|None=None, # the module the notebook exports (`clhoi.labels`): its symbols are documented from there
+            ) -> _Markdown:
+    "nbdev's `show_doc` as the docs build renders it: `doc_markdown`, with a source link only to a real repository."
+    sym, url = _library_symbol(sym, module), ''
+    if repo_url(_settings(repo_root())):
+        from nbdev.doclinks import NbdevLookup
+        url = NbdevLookup().code(sym) or ''
+    return _Markdown(doc_markdown(sym, name=name, title_level=title_level, source_url=url))
+
+# %% ../nbs/31_docs.ipynb #0a451847
+class CellError(Exception):
+    "A cell failed while the docs build ran its notebook."
+    def __init__(self, source:str, cause:str): super().__init__(f"{cause}\n{source}"); self.source, self.cause = source, cause
+
+def _exec_all(skip_flags:set[str], path:str):
+    "An nbdev processor that runs every code cell in order in one fresh shell, as `nbdev_test` does, keeping the outputs."
+    from execnb.shell import CaptureShell
+    from nbdev.process import Processor
+    from nbdev.processors import _is_showdoc
+    class exec_all(Processor):
+        def begin(self):
+            self.k = CaptureShell(path, mpl_format='png')   # as nbdev_test: `sys` imported, the folder on sys.path
+            exp = next((c.directives_['default_exp'] for c in self.nb.cells if 'default_exp' in (getattr(c, 'directives_', {}) or {})), [])
+            self.module = f"clhoi.{exp[0]}" if exp else None
+        def __call__(self, cell):
+            if cell.cell_type != 'code' or not cell.source.strip(): return
+            d = getattr(cell, 'directives_', {}) or {}
+            if d.get('eval:', [''])[0].lower() == 'false' or skip_flags & d.keys(): return
+            if _is_showdoc(cell):
+                self.k.run_cell(f'import functools, clhoi.docs; show_doc = functools.partial(clhoi.docs.show_doc, module={self.module!r})')
+            self.k.cell(cell)
+            if self.k.exc: raise CellError(cell.source, f"{type(self.k.exc).__name__}: {self.k.exc}")
+    return exec_all
+
+def _process_notebook(src:str, dst:str, skip_flags:set[str]) -> tuple[str, str]|None:
+    "Process one notebook as nbdev does for the docs, running every cell; (failing cell, cause) instead of raising."
+    from execnb.nbio import read_nb, write_nb
+    from nbdev.process import NBProcessor
+    from nbdev.processors import FilterDefaults, exec_show_docs, strip_ansi
+    procs = [p for p in FilterDefaults().procs() if p is not exec_show_docs]
+    procs.insert(procs.index(strip_ansi), _exec_all(skip_flags, src))   # after add_show_docs; before outputs are cleaned
+    os.environ['IN_TEST'] = '1'
+    nb = read_nb(src)
+    try:
+        with working_directory(Path(src).parent): NBProcessor(nb=nb, procs=procs).process()
+    except CellError as e: return e.source, e.cause
+    write_nb(nb, dst)
+
+# %% ../nbs/31_docs.ipynb #ebdfd254
+def _cell_error(nb:Path, source:str, cause:str) -> str:
+    "One line naming the notebook, the cell (its index in the notebook file) and the error."
+    strip = lambda s: '\n'.join(l for l in s.splitlines() if not _DIRECTIVE.match(l.strip())).strip()
+    cells = json.loads(nb.read_text(encoding='utf-8')).get('cells', [])
+    i = next((i for i, c in enumerate(cells) if c.get('cell_type') == 'code' and strip(_text(c.get('source'))) == source.strip()), None)
+    where = f"{nb.name} cell {i}" if i is not None else f"{nb.name}: the cell starting {source.strip().splitlines()[0]!r}"
+    return (f"{where} fails when the docs build runs the notebook ({cause.splitlines()[0] if cause else 'no message'}): "
+            f"run `nbdev_test --path {nb.parent.name}/{nb.name}` to see it, and fix the cell (or mark it `#| eval: false`)")
+
+def _key(nb:Path, root:Path) -> str:
+    "What a page's outputs depend on: the notebook, settings.ini and the installed library (this module too)."
+    h = hashlib.sha256(nb.read_bytes())
+    lib = Path(importlib.import_module('clhoi').__file__).parent
+    for f in [root/'settings.ini', *sorted(lib.glob('*.py'))]:
+        if f.is_file(): h.update(f.name.encode() + f.read_bytes())
+    return h.hexdigest()
+
+def process_notebooks(nbs:str|Path, # the notebook folder
+                      cache:str|Path, # nbdev's `_proc/` folder
+                      skip_flags:set[str]=frozenset(), # cells with one of these directives do not run (settings.ini tst_flags)
+                      force:bool=False, # run every notebook, not only those whose key changed
+                      n_workers:int|None=None, # parallel notebooks (default: the CPUs, at most 4)
+                     ) -> list[str]: # the notebooks that ran
+    """`nbdev_proc_nbs`, running each notebook in its own fresh process so every page shows its outputs and figures.
+    A notebook runs again only when it, the library or settings.ini changed (`.keys.json` in `cache`)."""
+    nbs, cache = Path(nbs).resolve(), Path(cache).resolve()
+    cache.mkdir(parents=True, exist_ok=True)
+    keys_file = cache/'.keys.json'
+    keys = json.loads(keys_file.read_text()) if keys_file.is_file() and not force else {}
+    root = repo_root(nbs)
+    for f in sorted(nbs.iterdir()):   # the site's other files: styles, nbdev.yml, sidebar.yml, _quarto.yml
+        if f.is_file() and f.suffix != '.ipynb' and not f.name.startswith('.'): shutil.copyfile(f, cache/f.name)
+    todo = [nb for nb in sorted(nbs.glob('*.ipynb')) if not nb.name.startswith(('_', '.'))
+            if keys.get(nb.name) != _key(nb, root) or not (cache/nb.name).is_file()]
+    if not todo: return []
+    n = n_workers or min(4, os.cpu_count() or 1)
+    ctx = multiprocessing.get_context('spawn')
+    work = importlib.import_module('clhoi.docs')._process_notebook   # by its module's name: spawned workers import it
+    with ProcessPoolExecutor(max_workers=min(n, len(todo)), mp_context=ctx, max_tasks_per_child=1) as pool:
+        futs = {nb: pool.submit(work, str(nb), str(cache/nb.name), set(skip_flags)) for nb in todo}
+        for nb, fut in futs.items():
+            if (failed := fut.result()) is None: keys[nb.name] = _key(nb, root); continue
+            pool.shutdown(cancel_futures=True)
+            (cache/nb.name).unlink(missing_ok=True)
+            atomic_write(keys_file, json.dumps(keys))
+            raise ClhoiError(_cell_error(nb, *failed))
+    atomic_write(keys_file, json.dumps(keys))
+    return [nb.name for nb in todo]
+
 # %% ../nbs/31_docs.ipynb #bf017211
 def _sidebar_notebooks(entry) -> set[str]:
     "Every notebook a sidebar lists."
@@ -211,38 +402,54 @@ def _sidebar_notebooks(entry) -> set[str]:
     items = entry.values() if isinstance(entry, dict) else entry if isinstance(entry, list) else []
     return set().union(*map(_sidebar_notebooks, items)) if items else set()
 
+# %% ../nbs/31_docs.ipynb #2e5b745b
+SIDEBAR_PARTS = [ # (section, first and last notebook number): the order a reader follows the paper
+    ('Data and labels', 1, 8), ('Teacher', 9, 10), ('Student', 11, 15), ('Training', 16, 19),
+    ('Evaluation', 20, 29), ('Reproductions', None, None), ('Tools', 0, 0), ('Tools', 30, 99)]
+
+def _part(nb:str) -> str:
+    "The sidebar section of a notebook: by its number; a named notebook is a reproduction."
+    m = re.match(r'^(\d+)', nb)
+    if not m: return 'Reproductions'
+    n = int(m.group(1))
+    return next((s for s, lo, hi in SIDEBAR_PARTS if lo is not None and lo <= n <= hi), 'Tools')
+
+def grouped_sidebar(nbs:list[str], # notebook file names, e.g. ['index.ipynb', '01_labels.ipynb']
+                   ) -> list: # the sidebar's contents: index first, then one section per paper part that has notebooks
+    "The notebooks grouped by paper part in reading order; parts without notebooks are left out."
+    order = list(dict.fromkeys(s for s, _, _ in SIDEBAR_PARTS))
+    home = [n for n in nbs if n == 'index.ipynb']
+    sections = {s: sorted(n for n in nbs if n not in home and _part(n) == s) for s in order}
+    return home + [{'section': s, 'contents': c} for s, c in sections.items() if c]
+
+# %% ../nbs/31_docs.ipynb #0903b8a6
 def _prune(cache:Path, nbs:Path):
-    "Remove processed files whose source is gone from `nbs`."
-    for f in [f for f in cache.rglob('*') if f.is_file()]:
+    "Remove processed files whose source is gone from `nbs` (the build's own dot files stay)."
+    for f in [f for f in cache.rglob('*') if f.is_file() and not f.name.startswith('.')]:
         rel = f.relative_to(cache)
         if not (nbs/rel).exists() and not (nbs/f"{rel}.py").exists(): f.unlink()
 
-def _proc_error(e:Exception, nbs:Path) -> str:
-    "nbdev's processing error as one message naming the notebook, the cell and the cause."
-    m = re.search(r'Error(?: in notebook: .*?)? in cell \d+ :\n(.*)', str(e), re.S)
-    if not m: return f"nbdev could not process the notebooks in {nbs} for the docs: {type(e).__name__}: {e}"
-    src = m.group(1).strip()
-    causes = [l for l in re.findall(r'^[A-Z]\w*(?:Error|Exception): .*$', str(e.__cause__ or ''), re.M)
-              if not l.startswith('Exception: Error')]
-    where = next((f"{nb.name} cell {i}" for nb in sorted(nbs.glob('*.ipynb'))
-                  for i, c in enumerate(json.loads(nb.read_text(encoding='utf-8')).get('cells', []))
-                  if c.get('cell_type') == 'code' and _text(c.get('source')).strip() == src), None)
-    where = where or f"a notebook in {nbs}: the cell starting {src.splitlines()[0]!r}"
-    return (f"{where} fails when nbdev processes it for the docs ({causes[0] if causes else 'see the traceback above'}). "
-            "nbdev runs only the exported cells, show_doc and every cell with an import in it (an import inside a "
-            "function too), without the notebook's other cells: move the import into the notebook's imports cell")
+def _site_links(stage:Path, url:str):
+    "Repository links on every page (navbar icon, 'Report an issue') only when settings.ini names a real repository."
+    import yaml
+    f = stage/'nbdev.yml'
+    cfg = yaml.safe_load(f.read_text(encoding='utf-8')) if f.is_file() else {}
+    web = cfg.setdefault('website', {})
+    for k in ('repo-url', 'repo-branch', 'repo-actions'): web.pop(k, None)
+    if url: web.update({'repo-url': url, 'repo-actions': ['issue'], 'navbar': {'tools': [{'icon': 'github', 'href': url}]}})
+    f.write_text(yaml.safe_dump(cfg, sort_keys=False), encoding='utf-8')
 
 def build_docs(root:str|Path='.', # the repository, or any folder inside it
                out:str|Path='_site', # the site folder, relative to the repository root; emptied at each build
-               force:bool=False, # process every notebook again, not only those changed since the last build
+               force:bool=False, # run every notebook again, not only those changed since the last build
+               n_workers:int|None=None, # notebooks run in parallel (default: the CPUs, at most 4)
               ) -> Path: # the site folder, with index.html and one page per notebook
-    """Build the docs site offline: nbdev processes the notebooks (as `nbdev_proc_nbs`), smalldocs renders them to HTML.
-    Runs no notebook. Where the `quarto` binary is installed, `nbdev_docs` (after this has put `_quarto.yml` in `nbs/`)
-    renders the same configuration with full fidelity into `_docs/`."""
+    """Build the docs site offline: nbdev processes the notebooks, running each one (`process_notebooks`), and smalldocs
+    renders them to HTML. Where the `quarto` binary is installed, `nbdev_docs` (after this has put `_quarto.yml` in
+    `nbs/`) renders the same configuration into `_docs/`."""
     try:
         from nbdev.config import get_config
         from nbdev.quarto import refresh_quarto_yml, nbdev_sidebar
-        from nbdev.serve import proc_nbs
         from smalldocs.config import load, ConfigError, BuildError
         from smalldocs.site import Site
         import yaml
@@ -252,22 +459,28 @@ def build_docs(root:str|Path='.', # the repository, or any folder inside it
     link_quarto_yml(root)
     get_config.cache_clear()                            # nbdev caches the config of the first folder it was asked in
     with working_directory(root):
-        cfg = get_config()
-        nbs = cfg.nbs_path
-        refresh_quarto_yml()                            # nbs/nbdev.yml from settings.ini
-        nbdev_sidebar.__wrapped__(path=nbs)             # nbs/sidebar.yml from the notebooks (unless custom_sidebar)
-        listed = _sidebar_notebooks(yaml.safe_load((nbs/'sidebar.yml').read_text(encoding='utf-8')))
-        present = {p.relative_to(nbs).as_posix() for p in nbs.glob('*.ipynb') if not p.name.startswith(('_', '.'))}
-        if listed != present:
-            raise ClhoiError(f"{nbs/'sidebar.yml'}: lists {sorted(listed - present)} that are not in {nbs} and misses "
-                             f"{sorted(present - listed)}: fix it, or set custom_sidebar = False in settings.ini to let nbdev write it")
-        try: cache = Path(proc_nbs(nbs, force=force))
-        except Exception as e: raise ClhoiError(_proc_error(e, nbs)) from e
+        try:
+            cfg = get_config()
+            nbs, custom = cfg.nbs_path, str(cfg.get('custom_sidebar', 'False')).lower() in ('true', '1', 'yes')
+            refresh_quarto_yml()                        # nbs/nbdev.yml from settings.ini
+            nbdev_sidebar.__wrapped__(path=nbs)         # nbs/sidebar.yml from the notebooks (unless custom_sidebar)
         finally: get_config.cache_clear()
+    listed = _sidebar_notebooks(yaml.safe_load((nbs/'sidebar.yml').read_text(encoding='utf-8')))
+    present = {p.relative_to(nbs).as_posix() for p in nbs.glob('*.ipynb') if not p.name.startswith(('_', '.'))}
+    if listed != present:
+        raise ClhoiError(f"{nbs/'sidebar.yml'}: lists {sorted(listed - present)} that are not in {nbs} and misses "
+                         f"{sorted(present - listed)}: fix it, or set custom_sidebar = False in settings.ini to let nbdev write it")
+    if not custom:                                      # nbdev's flat list, grouped by paper part
+        side = {'website': {'sidebar': {'contents': grouped_sidebar(sorted(present))}}}
+        atomic_write(nbs/'sidebar.yml', yaml.safe_dump(side, sort_keys=False))
+    cache = root/'_proc'
+    with working_directory(root):
+        process_notebooks(nbs, cache, set(str(cfg.get('tst_flags', '')).split()), force=force, n_workers=n_workers)
     _prune(cache, nbs)
     out = (root/out).resolve()
     with tempfile.TemporaryDirectory(prefix='clhoi-docs-') as tmp:
         stage_site(cache, tmp, f"{cfg.doc_host}{cfg.doc_baseurl}")
+        _site_links(Path(tmp), repo_url(_settings(root)))
         try:
             project = load(tmp)
             project.config.setdefault('project', {})['output-dir'] = str(out)
