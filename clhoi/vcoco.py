@@ -15,7 +15,7 @@ from pycocotools.coco import COCO
 
 from .core import ClhoiError
 from .labels import v_coco, coco_objects
-from .data import HoiArrays, hoi_arrays, load_json, gc_paused
+from .data import HoiArrays, hoi_arrays, load_json, gc_paused, _short
 
 # %% auto #0
 __all__ = ['PERSON_CATEGORY_ID', 'VCocoGroundTruth', 'read_split_ids', 'load_vcoco_gt', 'VCocoDetections',
@@ -84,9 +84,6 @@ def read_split_ids(src) -> np.ndarray: # path of `vcoco_{split}.ids` (one id per
     else: ids = np.asarray(list(src), dtype=np.float64)
     if np.any(ids != np.round(ids)): raise ClhoiError(f"split {src!r}: image ids must be integers")
     return ids.astype(np.int64)
-
-def _short(v) -> str:
-    r = repr(v); return r if len(r) <= 60 else r[:57] + '...'
 
 def _ints(values:list, path, action:str, field:str) -> np.ndarray:
     "(N,) int64 array of a list of integers (flattened, as the official code reshapes it), or one message."
