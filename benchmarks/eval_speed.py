@@ -227,13 +227,13 @@ def reference_vcoco(gt, dets, thr=.5):
 
 
 def voc_ap_plain(rec, prec):
-    "VOC2010 all-point AP written out as the official `voc_ap` loop (independent of clhoi.vcoco.voc_ap)."
+    "VOC2010 all-point AP written out as the official `voc_ap` loop (independent of clhoi.evaluation.average_precision)."
     mrec = [0.0] + list(rec) + [1.0]; mpre = [0.0] + list(prec) + [0.0]
     for i in range(len(mpre) - 2, -1, -1): mpre[i] = max(mpre[i], mpre[i + 1])
     return sum((mrec[i + 1] - mrec[i]) * mpre[i + 1] for i in range(len(mrec) - 1) if mrec[i + 1] != mrec[i])
 
 def bench_vcoco(small:bool=False, seed:int=0, dets_per_image:int=60) -> bool:
-    from clhoi.vcoco import evaluate_vcoco
+    from clhoi.vcoco_evaluate import evaluate_vcoco
     n = 300 if small else 4946
     t = time.perf_counter()
     gt, dets = make_vcoco(n, dets_per_image, seed)

@@ -18,7 +18,8 @@ def main(argv=None):
     import torch
     torch.set_num_threads(1)
     if hasattr(os, 'sched_setaffinity'): os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
-    from clhoi.world import WorldConfig, sample_scene, render_scene
+    from clhoi.world_config import WorldConfig
+    from clhoi.world_scene import sample_scene, render_scene
     cfg = WorldConfig(seed=args.seed, image_size=args.size, supersample=args.supersample, n_train=args.n)
     t0 = time.perf_counter(); graphs = [sample_scene(cfg, 'train', i) for i in range(args.n)]; t_sample = time.perf_counter() - t0
     t0 = time.perf_counter(); images = [render_scene(g, cfg.supersample) for g in graphs]; t_render = time.perf_counter() - t0

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor
-from torchvision.ops import box_area, box_iou
+from torchvision.ops import box_area
+
+from .core import ClhoiError
 
 # %% auto #0
 __all__ = ['paired_box_iou', 'union_boxes', 'pairwise_spatial_features']
@@ -17,40 +19,45 @@ def paired_box_iou(boxes_1:Tensor, # (P, 4) xyxy
                    boxes_2:Tensor, # (P, 4) xyxy, row i paired with row i of boxes_1
                   ) -> Tensor:    # (P,)
     "IoU of each aligned pair of boxes: the diagonal of `torchvision.ops.box_iou` without the P x P matrix."
-    lt = torch.maximum(boxes_1[:, :2], boxes_2[:, :2])                    # (P, 2)
-    rb = torch.minimum(boxes_1[:, 2:], boxes_2[:, 2:])                    # (P, 2)
-    inter = (rb - lt).clamp(min=0).prod(1)                                 # (P,)
+    top_left = torch.maximum(boxes_1[:, :2], boxes_2[:, :2])              # (P, 2)
+    bottom_right = torch.minimum(boxes_1[:, 2:], boxes_2[:, 2:])          # (P, 2)
+    inter = (bottom_right - top_left).clamp(min=0).prod(1)                 # (P,)
     return inter / (box_area(boxes_1) + box_area(boxes_2) - inter)
 
+# %% ../nbs/02a_boxes.ipynb #f5a3daeb
 def union_boxes(boxes_h:Tensor, # (P, 4) xyxy human boxes
                 boxes_o:Tensor, # (P, 4) xyxy object boxes
                ) -> Tensor:     # (P, 4) xyxy
     "The smallest box holding both boxes of each pair (the 'union box' of visual cognition)."
-    return torch.cat([torch.minimum(boxes_h[:, :2], boxes_o[:, :2]), torch.maximum(boxes_h[:, 2:], boxes_o[:, 2:])], 1)
+    top_left = torch.minimum(boxes_h[:, :2], boxes_o[:, :2])          # (P, 2)
+    bottom_right = torch.maximum(boxes_h[:, 2:], boxes_o[:, 2:])      # (P, 2)
+    return torch.cat([top_left, bottom_right], 1)
 
+# %% ../nbs/02a_boxes.ipynb #2b5fbb05
 def pairwise_spatial_features(boxes_h:Tensor, # (P, 4) xyxy pixels, human (subject) boxes
                               boxes_o:Tensor, # (P, 4) xyxy pixels, object boxes; row i pairs with boxes_h[i]
                               image_size, # (h, w) of the image, or a (P, 2) tensor of (h, w) per pair
                               eps:float=1e-10, # UPT's epsilon
                              ) -> Tensor:  # (P, 36) the 18 features, then their logs
     "UPT's 36-d pairwise spatial encoding f_sp of each human-object pair (`compute_spatial_encodings`)."
-    b1, b2 = torch.as_tensor(boxes_h), torch.as_tensor(boxes_o)
+    b1, b2 = torch.as_tensor(boxes_h), torch.as_tensor(boxes_o)           # the paper's b1 (human), b2 (object)
     if not b1.is_floating_point(): b1 = b1.float()
     b2 = b2.to(b1.dtype)
     if b1.ndim != 2 or b1.shape[1] != 4 or b1.shape != b2.shape:
-        raise ValueError(f"boxes_h and boxes_o must both be (P, 4) xyxy; got {tuple(b1.shape)} and {tuple(b2.shape)}")
+        raise ClhoiError(f"boxes_h and boxes_o must both be (P, 4) xyxy; got {tuple(b1.shape)} and {tuple(b2.shape)}")
     size = torch.as_tensor(image_size, dtype=b1.dtype, device=b1.device).reshape(-1, 2)   # (1 or P, 2)
-    h, w = size[:, 0], size[:, 1]                                                          # (1 or P,)
-    c1x, c1y = (b1[:, 0] + b1[:, 2]) / 2, (b1[:, 1] + b1[:, 3]) / 2                        # (P,)
+    img_h, img_w = size[:, 0], size[:, 1]                                                  # (1 or P,)
+    c1x, c1y = (b1[:, 0] + b1[:, 2]) / 2, (b1[:, 1] + b1[:, 3]) / 2                        # (P,) centres
     c2x, c2y = (b2[:, 0] + b2[:, 2]) / 2, (b2[:, 1] + b2[:, 3]) / 2
-    w1, h1 = b1[:, 2] - b1[:, 0], b1[:, 3] - b1[:, 1]
+    w1, h1 = b1[:, 2] - b1[:, 0], b1[:, 3] - b1[:, 1]                                      # (P,) sizes
     w2, h2 = b2[:, 2] - b2[:, 0], b2[:, 3] - b2[:, 1]
-    dx, dy = (c2x - c1x).abs() / (w1 + eps), (c2y - c1y).abs() / (h1 + eps)
-    f = torch.stack([c1x / w, c1y / h, c2x / w, c2y / h,
-                     w1 / w, h1 / h, w2 / w, h2 / h,
-                     w1 * h1 / (h * w), w2 * h2 / (h * w), w2 * h2 / (w1 * h1 + eps),
-                     w1 / (h1 + eps), w2 / (h2 + eps),
-                     paired_box_iou(b1, b2),
-                     (c2x > c1x).to(b1.dtype) * dx, (c2x < c1x).to(b1.dtype) * dx,
-                     (c2y > c1y).to(b1.dtype) * dy, (c2y < c1y).to(b1.dtype) * dy], 1)  # (P, 18)
-    return torch.cat([f, torch.log(f + eps)], 1)                                           # (P, 36)
+    dx, dy = (c2x - c1x).abs() / (w1 + eps), (c2y - c1y).abs() / (h1 + eps)                # (P,) by the human box
+    is_ = lambda cond: cond.to(b1.dtype)                                                   # gate of a direction
+    features = torch.stack([c1x / img_w, c1y / img_h, c2x / img_w, c2y / img_h,
+                            w1 / img_w, h1 / img_h, w2 / img_w, h2 / img_h,
+                            w1 * h1 / (img_h * img_w), w2 * h2 / (img_h * img_w), w2 * h2 / (w1 * h1 + eps),
+                            w1 / (h1 + eps), w2 / (h2 + eps),
+                            paired_box_iou(b1, b2),
+                            is_(c2x > c1x) * dx, is_(c2x < c1x) * dx,
+                            is_(c2y > c1y) * dy, is_(c2y < c1y) * dy], 1)                  # (P, 18)
+    return torch.cat([features, torch.log(features + eps)], 1)                             # (P, 36)

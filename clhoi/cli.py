@@ -30,19 +30,19 @@ def _command(name:str):
 
 def _hyphenate(parser):
     "Spell multi-word options with hyphens (`--known-object`), the way people type them."
-    for a in parser._actions:
-        for s in list(a.option_strings):
-            if s.startswith('--') and '_' in s:
-                h = s.replace('_', '-')
-                a.option_strings[a.option_strings.index(s)] = h
-                del parser._option_string_actions[s]
-                parser._option_string_actions[h] = a
+    for action in parser._actions:
+        for option in list(action.option_strings):
+            if option.startswith('--') and '_' in option:
+                hyphenated = option.replace('_', '-')
+                action.option_strings[action.option_strings.index(option)] = hyphenated
+                del parser._option_string_actions[option]
+                parser._option_string_actions[hyphenated] = action
     return parser
 
 def _usage() -> str:
-    w = max(map(len, COMMANDS))
+    width = max(map(len, COMMANDS))
     return ('usage: clhoi COMMAND [options]   (clhoi COMMAND --help for its options)\n\ncommands:\n' +
-            '\n'.join(f"  {k:<{w}}  {v[1]}" for k, v in COMMANDS.items()))
+            '\n'.join(f"  {name:<{width}}  {help_}" for name, (_, help_) in COMMANDS.items()))
 
 # %% ../nbs/30_cli.ipynb #1a6f48fc
 def _one_line(text:str) -> str: return ' '.join(str(text).split())
@@ -82,9 +82,12 @@ def main(argv:list[str]|None=None) -> int:
     return out if isinstance(out, int) else 0
 
 # %% ../nbs/30_cli.ipynb #636cb432
+_VALUE_WIDTH = 10   # the rule under a table's title also spans two spaces and a 7.2f value (and a margin)
+
 def _table(rows:list[tuple[str, float]], title:str) -> str:
-    w = max(len(r[0]) for r in rows)
-    return '\n'.join([title, '-' * max(len(title), w + 10)] + [f"{k:<{w}}  {v:7.2f}" for k, v in rows])
+    width = max(len(label) for label, _ in rows)
+    rule = '-' * max(len(title), width + _VALUE_WIDTH)
+    return '\n'.join([title, rule] + [f"{label:<{width}}  {value:7.2f}" for label, value in rows])
 
 def _finite(d:dict) -> dict:
     "NaN (a class or split with no ground truth) becomes JSON null, recursively."
@@ -96,8 +99,8 @@ def _world_labels(gt:str, world:str|None):
     from dataclasses import asdict
     folder = Path(world) if world else Path(gt).parent
     if not (folder / 'world.json').exists():
-        raise ClhoiError(f"{folder / 'world.json'} is missing: HOI World's rare classes depend on how it was generated; "
-                         "pass --world FOLDER, the World folder that holds world.json")
+        raise ClhoiError(f"{folder / 'world.json'} is missing: HOI World's rare classes depend on how it was "
+                         "generated; pass --world FOLDER, the World folder that holds world.json")
     from clhoi.labels import label_space
     from clhoi.world import world_config_from
     return label_space('world', **asdict(world_config_from(folder)))
@@ -118,7 +121,7 @@ def _hico(gt, pred, dataset, world, known_object, per_class):
     return head, _table(rows, f"{name} mAP, {setting.replace('_', '-')} setting ({Path(pred).name})")
 
 def _vcoco(gt, pred, instances, per_class):
-    from clhoi.vcoco import evaluate_vcoco
+    from clhoi.vcoco_evaluate import evaluate_vcoco
     res = evaluate_vcoco((gt, instances) if instances else gt, pred)
     head = {k: float(res[k]) for k in ['role_ap_s1', 'role_ap_s2', 'role_ap_s1_24', 'role_ap_s2_24', 'agent_ap']}
     rows = [('Role AP, Scenario 1 (25 classes, official)', head['role_ap_s1']),
@@ -217,7 +220,7 @@ def world_command(seed:int=0, # the World's seed
                   n_pretrain:int=1000, # images reserved for the World models
                   image_size:int=224, # image side in pixels
                   quiet:bool=False, # no progress bar
-                  verify:bool=False, # build nothing: check the sha256 of every file of the World in --out (or the cache)
+                  verify:bool=False, # build nothing: check the sha256 of each file of the World in --out (or the cache)
                  ):
     "Generate HOI World (or find it already generated, and check it) and print its folder; `--verify` only checks."
     if out is not None and Path(out).exists() and not Path(out).is_dir():

@@ -9,16 +9,13 @@ from contextlib import contextmanager
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['ClhoiError', 'MissingCheckpointError', 'set_seed', 'seeded', 'get_device', 'cache_dir', 'check_range', 'parse_json',
-           'read_json', 'current_umask', 'atomic_write', 'exclusive_lock', 'is_offline', 'in_hub_cache',
+__all__ = ['ClhoiError', 'set_seed', 'seeded', 'get_device', 'cache_dir', 'check_range', 'parse_json', 'read_json',
+           'current_umask', 'atomic_write', 'exclusive_lock', 'MissingCheckpointError', 'is_offline', 'in_hub_cache',
            'missing_checkpoint_message', 'load_checkpoint']
 
 # %% ../nbs/00_core.ipynb #461d4070
 class ClhoiError(Exception):
     "An error caused by the user's input or environment; its message says what to do."
-
-class MissingCheckpointError(ClhoiError, FileNotFoundError):
-    "A model checkpoint is neither a local folder nor in the Hugging Face cache (and the machine is offline)."
 
 # %% ../nbs/00_core.ipynb #02bbd848
 def set_seed(seed:int, # the seed for Python, NumPy and torch
@@ -29,8 +26,10 @@ def set_seed(seed:int, # the seed for Python, NumPy and torch
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
 
+# %% ../nbs/00_core.ipynb #c0re0s04
 @contextmanager
-def seeded(seed:int):
+def seeded(seed:int, # the seed for Python, NumPy and torch inside the block
+          ):
     "Run a block under `set_seed(seed)` and restore the previous random states afterwards."
     import numpy as np, torch
     states = random.getstate(), np.random.get_state(), torch.get_rng_state()
@@ -48,7 +47,8 @@ def get_device(device=None, # "cpu", "cuda", "cuda:1" (or a torch.device), or No
     if device is None or device == 'auto':
         return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
     try: dev = torch.device(device)
-    except (RuntimeError, TypeError): raise ClhoiError(f"--device {device!r}: not a device; use cpu, cuda or cuda:N") from None
+    except (RuntimeError, TypeError):
+        raise ClhoiError(f"--device {device!r}: not a device; use cpu, cuda or cuda:N") from None
     if dev.type == 'cuda' and not torch.cuda.is_available():
         raise ClhoiError(f"device={str(device)!r} was asked for but torch sees no CUDA GPU here; use device='cpu'.")
     return dev
@@ -86,6 +86,7 @@ def parse_json(data:bytes|str, # the JSON text
         why = str(e).splitlines()[0] if str(e) else 'not JSON'
         raise ClhoiError(f"{name}: not valid JSON ({why}); expected a JSON file") from None
 
+# %% ../nbs/00_core.ipynb #c0re0j03
 def read_json(path:str|Path, # a JSON file
              ):
     "The decoded content of a JSON file; a missing, unreadable or invalid file becomes one `ClhoiError`."
@@ -102,6 +103,7 @@ def current_umask() -> int:
     mask = os.umask(0o022); os.umask(mask)
     return mask
 
+# %% ../nbs/00_core.ipynb #c0re0u04
 def atomic_write(path:str|Path, # the file to write (replaced whole if it exists)
                  data:bytes|str, # its new content
                 ) -> Path:
@@ -126,7 +128,7 @@ def atomic_write(path:str|Path, # the file to write (replaced whole if it exists
 def exclusive_lock(path:str|Path, # the lock file: created, holds the owner's pid, removed on release
                    what:str, # what the lock protects, for the message (e.g. the cache's path)
                   ):
-    "Hold an exclusive `flock` on `path` while the block runs; if another process holds it, a `ClhoiError` names its pid."
+    "Hold an exclusive `flock` on `path` while the block runs; another process holding it: a `ClhoiError` with its pid."
     path = Path(path)
     while True:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666 & ~current_umask())
@@ -134,7 +136,8 @@ def exclusive_lock(path:str|Path, # the lock file: created, holds the owner's pi
         except BlockingIOError:
             pid = os.read(fd, 32).decode('ascii', 'replace').strip() or 'unknown'
             os.close(fd)
-            raise ClhoiError(f"{what} is in use by another clhoi process (pid {pid}); wait for it to finish or stop it") from None
+            raise ClhoiError(f"{what} is in use by another clhoi process (pid {pid}); "
+                             "wait for it to finish or stop it") from None
         try: same = os.stat(path).st_ino == os.fstat(fd).st_ino   # a holder that just released removed the file:
         except FileNotFoundError: same = False                   # then lock the new one instead
         if same: break
@@ -146,12 +149,17 @@ def exclusive_lock(path:str|Path, # the lock file: created, holds the owner's pi
         with contextlib.suppress(FileNotFoundError): os.unlink(path)
         os.close(fd)
 
+# %% ../nbs/00_core.ipynb #c0re0c01
+class MissingCheckpointError(ClhoiError, FileNotFoundError):
+    "A model checkpoint is neither a local folder nor in the Hugging Face cache (and the machine is offline)."
+
 # %% ../nbs/00_core.ipynb #681599af
 def is_offline() -> bool:
     "True when the Hugging Face clients are told not to reach the network."
     return any(os.environ.get(k, '').strip().lower() in ('1', 'true', 'yes', 'on')
                for k in ('HF_HUB_OFFLINE', 'TRANSFORMERS_OFFLINE'))
 
+# %% ../nbs/00_core.ipynb #c0re0c07
 def in_hub_cache(name:str, # hub id, e.g. 'Salesforce/instructblip-vicuna-7b'
                  filename:str='config.json', # a file every checkpoint of that kind has
                 ) -> bool:
@@ -160,6 +168,7 @@ def in_hub_cache(name:str, # hub id, e.g. 'Salesforce/instructblip-vicuna-7b'
     try: return isinstance(try_to_load_from_cache(name, filename), str)
     except Exception: return False   # a malformed id is simply not cached
 
+# %% ../nbs/00_core.ipynb #c0re0c10
 def missing_checkpoint_message(name:str, # hub id or local folder that could not be loaded
                                what:str, # what the checkpoint is, e.g. "InstructBLIP teacher"
                               ) -> str:
@@ -175,6 +184,7 @@ def missing_checkpoint_message(name:str, # hub id or local folder that could not
             f"then copy the cache folder ({os.environ.get('HF_HUB_CACHE') or '~/.cache/huggingface/hub'}) here, "
             f"or download it into a folder and pass that folder's path instead of {name!r}.")
 
+# %% ../nbs/00_core.ipynb #c0re0c13
 def load_checkpoint(loader, # callable(name) -> model, e.g. `AutoModel.from_pretrained`
                     name:str, # hub id or local folder
                     what:str='model', # what it is, for the message
@@ -184,7 +194,7 @@ def load_checkpoint(loader, # callable(name) -> model, e.g. `AutoModel.from_pret
     p = Path(name).expanduser()
     if name.startswith(('.', '/', '~')) and not p.exists():
         raise MissingCheckpointError(missing_checkpoint_message(name, what))
-    if hub and not p.exists() and is_offline() and not in_hub_cache(name):   # fail fast, before the loader's slow imports
+    if hub and not p.exists() and is_offline() and not in_hub_cache(name):   # fail fast, before slow imports
         raise MissingCheckpointError(missing_checkpoint_message(name, what))
     try:
         return loader(name, **kwargs)
@@ -192,16 +202,17 @@ def load_checkpoint(loader, # callable(name) -> model, e.g. `AutoModel.from_pret
         if _is_not_found(e): raise MissingCheckpointError(missing_checkpoint_message(name, what)) from None
         raise
 
+_NOT_FOUND_TYPES = ('LocalEntryNotFoundError', 'EntryNotFoundError', 'RepositoryNotFoundError', 'GatedRepoError',
+                    'OfflineModeIsEnabled', 'FileNotFoundError')
+_NOT_FOUND_TEXTS = ("We couldn't connect", 'offline mode', 'Offline mode', 'does not appear to have',
+                    'is not a local folder', 'not found in', 'No such file', 'Cannot find the requested files',
+                    'is not a valid model identifier', 'outgoing traffic has been disabled')
+
 def _is_not_found(e:BaseException) -> bool:
     "Does this exception (or its cause chain) say a hub file or local checkpoint is missing?"
     seen = set()
     while e is not None and id(e) not in seen:
         seen.add(id(e))
-        n, msg = type(e).__name__, str(e)
-        if n in ('LocalEntryNotFoundError', 'EntryNotFoundError', 'RepositoryNotFoundError', 'GatedRepoError',
-                 'OfflineModeIsEnabled', 'FileNotFoundError'): return True
-        if any(s in msg for s in ("We couldn't connect", 'offline mode', 'Offline mode', 'does not appear to have',
-                                  'is not a local folder', 'not found in', 'No such file', 'Cannot find the requested files',
-                                  'is not a valid model identifier', 'outgoing traffic has been disabled')): return True
+        if type(e).__name__ in _NOT_FOUND_TYPES or any(s in str(e) for s in _NOT_FOUND_TEXTS): return True
         e = e.__cause__ or e.__context__
     return False

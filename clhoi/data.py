@@ -23,6 +23,7 @@ __all__ = ['KINDS', 'HoiArrays', 'gc_paused', 'load_json', 'hoi_arrays', 'load_h
 # %% ../nbs/02_data.ipynb #02630fff
 KINDS = {'gt': ('annotations', 'hoi_annotation'), 'pred': ('predictions', 'hoi_prediction')}
 
+# %% ../nbs/02_data.ipynb #dat0k004
 @dataclass
 class HoiArrays:
     "A validated HOI file as flat arrays: every box and every (subject, object, verb) triplet of every image."
@@ -64,12 +65,15 @@ def load_json(path:str|Path, # a JSON file
             except (ValueError, RecursionError): raise e from None
 
 # %% ../nbs/02_data.ipynb #47b2c0ae
+_SHOWN = 60   # characters of a bad value quoted in a message
+
 def _short(v) -> str:
-    r = repr(v); return r if len(r) <= 60 else r[:57] + '...'
+    r = repr(v); return r if len(r) <= _SHOWN else r[:_SHOWN - 3] + '...'
 
 class _Where:
     "Turns a flat row index back into 'file: image i (name): list[j].field' for messages."
-    def __init__(self, name, images, start, list_key): self.name, self.images, self.start, self.list_key = name, images, start, list_key
+    def __init__(self, name, images, start, list_key):
+        self.name, self.images, self.start, self.list_key = name, images, start, list_key
     def image(self, i:int) -> str:
         im = self.images[i]
         return f"{self.name}: image {i} ({im.get('file_name', '?') if isinstance(im, dict) else '?'})"
@@ -153,9 +157,93 @@ def _check_images(data:list, kind:str, name:str) -> list[dict]:
 
 def _coco91_to_80() -> np.ndarray:
     "(92,) coco80 index of each COCO-91 id, -1 for ids that are not COCO categories."
-    table = np.full(92, -1, dtype=np.int64)
-    table[list(coco_objects().coco91_ids)] = np.arange(80)
+    ids = coco_objects().coco91_ids
+    table = np.full(max(ids) + 2, -1, dtype=np.int64)
+    table[list(ids)] = np.arange(len(ids))
     return table
+
+# %% ../nbs/02_data.ipynb #dat0s002
+def _flatten(images:list[dict], key:str, name:str) -> tuple[list, np.ndarray, np.ndarray, _Where]:
+    "The `key` lists of all images as one list, with (B,) counts, (B+1,) start rows and a `_Where` to name an entry."
+    counts = np.fromiter(map(len, map(itemgetter(key), images)), np.int64, count=len(images))   # (B,)
+    start = np.concatenate([[0], np.cumsum(counts)])                            # (B+1,)
+    items = list(chain.from_iterable(map(itemgetter(key), images)))             # all images' entries
+    return items, counts, start, _Where(name, images, start, key)
+
+_XYXY = "boxes are [x1, y1, x2, y2] in pixels (not [x, y, w, h])"
+
+def _box_arrays(images:list[dict], box_key:str, name:str) -> tuple[np.ndarray, ...]:
+    "(NB, 4) boxes, (NB,) coco80 categories, (B,) box counts and (B+1,) start rows; every box checked."
+    box_items, n_box, box_start, at = _flatten(images, box_key, name)
+    boxes = _column(box_items, 'bbox', at, 'box')                               # (NB, 4)
+    shown = lambda j: _short(box_items[j]['bbox'])
+    _fail_first(~np.isfinite(boxes).all(1), at, 'bbox', lambda j: f"{shown(j)} has a non-finite coordinate")
+    _fail_first(boxes[:, 2] < boxes[:, 0], at, 'bbox', lambda j: f"{shown(j)} has x2 < x1; {_XYXY}")
+    _fail_first(boxes[:, 3] < boxes[:, 1], at, 'bbox', lambda j: f"{shown(j)} has y2 < y1; {_XYXY}")
+    return boxes, _box_categories(box_items, at), n_box, box_start
+
+def _box_categories(box_items:list[dict], at:_Where) -> np.ndarray:
+    "(NB,) coco80 index of each box, from its COCO-91 `category_id` (checked)."
+    cat91 = _column(box_items, 'category_id', at, 'int')                        # (NB,)
+    table = _coco91_to_80()
+    known = (cat91 >= 0) & (cat91 < len(table))
+    box_category = np.where(known, table[np.clip(cat91, 0, len(table) - 1)], -1)   # (NB,)
+    _fail_first(box_category < 0, at, 'category_id', lambda j: f"{cat91[j]} is not a COCO category id "
+                "(1..90 without the 10 unused ids, person = 1); files carry COCO-91 ids, not coco80 indices")
+    return box_category
+
+# %% ../nbs/02_data.ipynb #dat0t002
+def _pair_rows(subject_id:np.ndarray, object_id:np.ndarray, at:_Where, hoi_image:np.ndarray, n_box:np.ndarray,
+               box_start:np.ndarray, box_category:np.ndarray, labels) -> tuple[np.ndarray, np.ndarray]:
+    "(T,) rows of each triplet's subject and object (-1: none) in the flat box array; indices and person checked."
+    n_boxes = n_box[hoi_image]                                                   # (T,) boxes in the triplet's image
+    _fail_first((subject_id < 0) | (subject_id >= n_boxes), at, 'subject_id',
+                lambda j: f"{subject_id[j]} but the image has {n_boxes[j]} boxes (valid 0..{n_boxes[j] - 1})")
+    no_object_ok = labels is None or isinstance(labels, VCocoLabels)
+    _fail_first((object_id < (-1 if no_object_ok else 0)) | (object_id >= n_boxes), at, 'object_id',
+                lambda j: f"{object_id[j]} but the image has {n_boxes[j]} boxes (valid 0..{n_boxes[j] - 1}"
+                          + (", or -1 for no object)" if no_object_ok else ")"))
+    sub_row = box_start[hoi_image] + subject_id                                  # (T,)
+    obj_row = np.where(object_id >= 0, box_start[hoi_image] + object_id, -1)     # (T,)
+    _fail_first(box_category[sub_row] != 0, at, 'subject_id', lambda j: f"{subject_id[j]} is a "
+                f"'{coco_objects().names[box_category[sub_row[j]]]}' box; the subject of a triplet must be a "
+                "person box (category_id 1): are subject and object swapped?")
+    return sub_row, obj_row
+
+def _check_verbs(verb:np.ndarray, at:_Where, labels) -> None:
+    "Every (T,) verb id in the label space's range (HICO/World: offset..offset+V-1; V-COCO: QPIC's 0..28)."
+    if labels is None: return
+    if isinstance(labels, VCocoLabels): lo, n_verbs, what = 0, len(labels.qpic_verbs), "V-COCO's QPIC verb ids"
+    else: lo, n_verbs, what = labels.file_verb_offset, labels.n_verbs, f"{labels.name} verb ids"
+    _fail_first((verb < lo) | (verb >= lo + n_verbs), at, 'category_id',
+                lambda j: f"{verb[j]} is not one of {what} ({lo}..{lo + n_verbs - 1})")
+
+# %% ../nbs/02_data.ipynb #dat0u002
+def _check_gt_classes(hoi_items:list[dict], at:_Where, verb:np.ndarray, obj_category:np.ndarray, labels) -> None:
+    "Ground truth: each (verb, object) an HOI class of a HICO-style label space; `hoi_category_id`s whole and agreeing."
+    hico_style = isinstance(labels, LabelSpace)
+    if hico_style:
+        lo = labels.file_verb_offset
+        pair_name = lambda j: f"({labels.verbs[verb[j] - lo]}, {labels.objects[obj_category[j]]})"
+        hoi = labels.verb_object_to_hoi[verb - lo, obj_category]                # (T,) hoi_idx, -1: not a class
+        _fail_first(hoi < 0, at, 'category_id', lambda j: f"{pair_name(j)} is not an HOI class of {labels.name}")
+    if not any('hoi_category_id' in h for h in hoi_items): return
+    has = np.fromiter(map(dict.__contains__, hoi_items, ['hoi_category_id'] * len(hoi_items)), bool,
+                      count=len(hoi_items))                                     # (T,) the triplets that have one
+    hoi_id = _column(hoi_items, 'hoi_category_id', at, 'int', default=0)        # (T,) 0 where absent
+    if not hico_style: return
+    n_hois = labels.n_hois
+    _fail_first(has & ((hoi_id < 1) | (hoi_id > n_hois)), at, 'hoi_category_id',
+                lambda j: f"{hoi_id[j]} is not in 1..{n_hois}")
+    _fail_first(has & (hoi_id != hoi + 1), at, 'hoi_category_id', lambda j: f"{hoi_id[j]} contradicts its (verb, "
+                f"object) {pair_name(j)}, which is HOI class {hoi[j] + 1} of {labels.name}; correct it or remove "
+                "hoi_category_id (the class is always taken from the verb and the object box)")
+
+def _scores(hoi_items:list[dict], at:_Where) -> np.ndarray:
+    "(T,) float64 `score` of each predicted triplet, each a finite number."
+    score = _column(hoi_items, 'score', at, 'num')
+    _fail_first(~np.isfinite(score), at, 'score', lambda j: f"{score[j]} is not a finite number")
+    return score
 
 # %% ../nbs/02_data.ipynb #9848e1d5
 def hoi_arrays(src, # path of a JSON file, or an already loaded list of image dicts
@@ -168,70 +256,22 @@ def hoi_arrays(src, # path of a JSON file, or an already loaded list of image di
     with gc_paused(): return _hoi_arrays(*_read(src, kind, name), kind, labels)
 
 def _hoi_arrays(data:list, name:str, kind:str, labels) -> HoiArrays:
+    "Check `data` step by step (images, boxes, triplets, classes, scores) and gather it into `HoiArrays`."
     images = _check_images(data, kind, name)
     box_key, hoi_key = KINDS[kind]
-    # boxes
-    n_box = np.fromiter(map(len, map(itemgetter(box_key), images)), np.int64, count=len(images))   # (B,)
-    box_start = np.concatenate([[0], np.cumsum(n_box)])                       # (B+1,)
-    box_items = list(chain.from_iterable(map(itemgetter(box_key), images)))   # (NB,) dicts, all images
-    at = _Where(name, images, box_start, box_key)
-    boxes = _column(box_items, 'bbox', at, 'box')                             # (NB, 4)
-    _fail_first(~np.isfinite(boxes).all(1), at, 'bbox', lambda j: f"{_short(box_items[j]['bbox'])} has a non-finite coordinate")
-    _fail_first(boxes[:, 2] < boxes[:, 0], at, 'bbox',
-                lambda j: f"{_short(box_items[j]['bbox'])} has x2 < x1; boxes are [x1, y1, x2, y2] in pixels (not [x, y, w, h])")
-    _fail_first(boxes[:, 3] < boxes[:, 1], at, 'bbox',
-                lambda j: f"{_short(box_items[j]['bbox'])} has y2 < y1; boxes are [x1, y1, x2, y2] in pixels (not [x, y, w, h])")
-    cat91 = _column(box_items, 'category_id', at, 'int')                      # (NB,)
-    table = _coco91_to_80()
-    box_category = np.where((cat91 >= 0) & (cat91 < len(table)), table[np.clip(cat91, 0, len(table) - 1)], -1)
-    _fail_first(box_category < 0, at, 'category_id', lambda j: f"{cat91[j]} is not a COCO category id "
-                "(1..90 without the 10 unused ids, person = 1); files carry COCO-91 ids, not coco80 indices")
-    # triplets
-    n_hoi = np.fromiter(map(len, map(itemgetter(hoi_key), images)), np.int64, count=len(images))   # (B,)
-    hoi_start = np.concatenate([[0], np.cumsum(n_hoi)])                       # (B+1,)
-    hoi_items = list(chain.from_iterable(map(itemgetter(hoi_key), images)))   # (T,) dicts, all images
-    at = _Where(name, images, hoi_start, hoi_key)
-    hoi_image = np.repeat(np.arange(len(images)), n_hoi)                      # (T,)
-    nb = n_box[hoi_image]                                                     # (T,) boxes in the triplet's image
-    sub = _column(hoi_items, 'subject_id', at, 'int')
-    obj = _column(hoi_items, 'object_id', at, 'int')
-    verb = _column(hoi_items, 'category_id', at, 'int')
-    _fail_first((sub < 0) | (sub >= nb), at, 'subject_id',
-                lambda j: f"{sub[j]} but the image has {nb[j]} boxes (valid 0..{nb[j] - 1})")
-    no_object_ok = labels is None or isinstance(labels, VCocoLabels)
-    _fail_first((obj < (-1 if no_object_ok else 0)) | (obj >= nb), at, 'object_id',
-                lambda j: f"{obj[j]} but the image has {nb[j]} boxes (valid 0..{nb[j] - 1}"
-                          + (", or -1 for no object)" if no_object_ok else ")"))
-    sub_row, obj_row = box_start[hoi_image] + sub, np.where(obj >= 0, box_start[hoi_image] + obj, -1)
-    _fail_first(box_category[sub_row] != 0, at, 'subject_id', lambda j: f"{sub[j]} is a "
-                f"'{coco_objects().names[box_category[sub_row[j]]]}' box; the subject of a triplet must be a person box "
-                "(category_id 1): are subject and object swapped?")
-    hico_gt = isinstance(labels, LabelSpace) and kind == 'gt'
-    if labels is not None:
-        if isinstance(labels, VCocoLabels): lo, n_verbs, what = 0, len(labels.qpic_verbs), "V-COCO's QPIC verb ids"
-        else: lo, n_verbs, what = labels.file_verb_offset, labels.n_verbs, f"{labels.name} verb ids"
-        _fail_first((verb < lo) | (verb >= lo + n_verbs), at, 'category_id',
-                    lambda j: f"{verb[j]} is not one of {what} ({lo}..{lo + n_verbs - 1})")
-    if hico_gt:
-        vo = lambda j: f"({labels.verbs[verb[j] - lo]}, {labels.objects[box_category[obj_row[j]]]})"
-        hoi = labels.verb_object_to_hoi[verb - lo, box_category[obj_row]]    # (T,) hoi_idx, -1: not a class
-        _fail_first(hoi < 0, at, 'category_id', lambda j: f"{vo(j)} is not an HOI class of {labels.name}")
-    if kind == 'gt' and any('hoi_category_id' in h for h in hoi_items):
-        has = np.fromiter(map(dict.__contains__, hoi_items, ['hoi_category_id'] * len(hoi_items)), bool,
-                          count=len(hoi_items))                                # (T,) the triplets that have one
-        hid = _column(hoi_items, 'hoi_category_id', at, 'int', default=0)     # (T,) 0 where absent
-        if hico_gt:
-            k = labels.n_hois
-            _fail_first(has & ((hid < 1) | (hid > k)), at, 'hoi_category_id', lambda j: f"{hid[j]} is not in 1..{k}")
-            _fail_first(has & (hid != hoi + 1), at, 'hoi_category_id', lambda j: f"{hid[j]} contradicts its (verb, "
-                        f"object) {vo(j)}, which is HOI class {hoi[j] + 1} of {labels.name}; correct it or remove "
-                        "hoi_category_id (the class is always taken from the verb and the object box)")
-    score = None
-    if kind == 'pred':
-        score = _column(hoi_items, 'score', at, 'num')
-        _fail_first(~np.isfinite(score), at, 'score', lambda j: f"{score[j]} is not a finite number")
-    return HoiArrays(images, kind, name, boxes, box_category, box_start, hoi_image, sub_row, obj_row, verb, score, hoi_start)
+    boxes, box_category, n_box, box_start = _box_arrays(images, box_key, name)
+    hoi_items, n_hoi, hoi_start, at = _flatten(images, hoi_key, name)
+    hoi_image = np.repeat(np.arange(len(images)), n_hoi)                        # (T,)
+    subject_id, object_id, verb = (_column(hoi_items, field, at, 'int')         # (T,) each
+                                   for field in ('subject_id', 'object_id', 'category_id'))
+    sub_row, obj_row = _pair_rows(subject_id, object_id, at, hoi_image, n_box, box_start, box_category, labels)
+    _check_verbs(verb, at, labels)
+    if kind == 'gt': _check_gt_classes(hoi_items, at, verb, box_category[obj_row], labels)
+    score = _scores(hoi_items, at) if kind == 'pred' else None
+    return HoiArrays(images, kind, name, boxes, box_category, box_start, hoi_image, sub_row, obj_row, verb,
+                     score, hoi_start)
 
+# %% ../nbs/02_data.ipynb #dat0l002
 def load_hoi_file(src, # path of a JSON file, or an already loaded list of image dicts
                   kind:str='gt', # 'gt' or 'pred'
                   labels:LabelSpace|VCocoLabels|None=None, # label space for the verb checks; None skips them
@@ -266,7 +306,8 @@ def check_predictions_match(preds, # prediction images (list of dicts, or `HoiAr
                             gt_name:str='ground truth',
                            ) -> None:
     "Raise `ClhoiError` if `preds` name images that `gt` does not have (the message lists the first few)."
-    names = lambda x: x.file_names if isinstance(x, HoiArrays) else [im.get('file_name', im.get('filename')) for im in x]
+    names = lambda x: (x.file_names if isinstance(x, HoiArrays)
+                       else [im.get('file_name', im.get('filename')) for im in x])
     known = set(names(gt))
     missing = [f for f in names(preds) if f not in known]
     if missing:

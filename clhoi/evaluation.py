@@ -16,100 +16,223 @@ from .data import HoiArrays, hoi_arrays, check_predictions_match, gc_paused
 __all__ = ['AP11_MATLAB', 'AP11_NUMPY', 'AP_MODES', 'average_precision', 'pair_iou', 'match_detections', 'evaluate_hicodet']
 
 # %% ../nbs/20_evaluation.ipynb #6c188768
-AP11_MATLAB = np.arange(11) / 10         # (11,) exactly k/10 (correctly rounded): 0.0, 0.1, ..., 0.6, 0.7, ..., 1.0
-AP11_NUMPY = np.arange(0, 1.1, 0.1)       # (11,) QPIC's thresholds: t[3], t[6], t[7] are 0.30000000000000004, 0.6000000000000001, 0.7000000000000001
-AP_MODES = ('11p_matlab', '11p_numpy', 'all_point')
+AP11_MATLAB = np.arange(11) / 10   # (11,) exactly k/10 (correctly rounded): 0.0, 0.1, ..., 0.6, 0.7, ..., 1.0
+
+# %% ../nbs/20_evaluation.ipynb #ab766653
+AP11_NUMPY = np.arange(0, 1.1, 0.1)   # (11,) QPIC's: t[3], t[6], t[7] are 0.30000000000000004, 0.6000000000000001, ...
+
+# %% ../nbs/20_evaluation.ipynb #0a075077
+_THRESHOLDS = {'11p_matlab': AP11_MATLAB, '11p_numpy': AP11_NUMPY}   # 11-point modes -> their thresholds
+AP_MODES = (*_THRESHOLDS, 'all_point')
 
 # %% ../nbs/20_evaluation.ipynb #d229753d
+def _check_choice(name:str, value, allowed:tuple):
+    "A one-line `ClhoiError` unless `value` is one of `allowed`."
+    if value not in allowed: raise ClhoiError(f"{name}={value!r}: choose one of {', '.join(map(repr, allowed))}")
+
+def _eleven_point_ap(recall:np.ndarray, # (N,) recall at each rank, non-decreasing
+                     precision:np.ndarray, # (N,) precision at each rank
+                     thresholds:np.ndarray, # (11,) `AP11_MATLAB` or `AP11_NUMPY`
+                    ) -> float:
+    "Mean over the thresholds t of the best precision at a rank whose recall is >= t (0 where recall never gets there)."
+    n = len(recall)
+    best_after = np.maximum.accumulate(precision[::-1])[::-1]     # (N,) max precision at this rank or later
+    first = np.searchsorted(recall, thresholds, side='left')       # (11,) first rank with recall >= t
+    best = np.where(first < n, best_after[np.minimum(first, n - 1)], 0.0)   # (11,)
+    return float(best.sum() / len(thresholds))
+
+def _all_point_ap(recall:np.ndarray, # (N,) recall at each rank, non-decreasing
+                  precision:np.ndarray, # (N,) precision at each rank
+                 ) -> float:
+    "VOC2010 all-point AP (`voc_ap` of s-gupta/v-coco: vsrl_eval.py): the area under the monotone precision envelope."
+    padded_recall = np.concatenate([[0.0], recall, [1.0]])         # (N+2,)
+    padded_precision = np.concatenate([[0.0], precision, [0.0]])   # (N+2,)
+    envelope = np.maximum.accumulate(padded_precision[::-1])[::-1]  # (N+2,) non-increasing
+    steps = np.flatnonzero(padded_recall[1:] != padded_recall[:-1])  # where recall changes
+    return float(np.sum((padded_recall[steps + 1] - padded_recall[steps]) * envelope[steps + 1]))
+
 def average_precision(tp:np.ndarray, # (N,) bool, detections of one class in ranked order: True = true positive
                       npos:int, # number of ground-truth pairs of the class
                       ap_mode:str='11p_matlab', # '11p_matlab', '11p_numpy' or 'all_point'
                      ) -> tuple[float, float]:
     "AP and maximum recall of one class (fractions; NaN for both when `npos` is 0)."
+    _check_choice('ap_mode', ap_mode, AP_MODES)
     if npos == 0: return float('nan'), float('nan')
-    tp = np.asarray(tp, dtype=bool); n = len(tp)
-    if n == 0: return 0.0, 0.0
-    ctp = np.cumsum(tp)                                           # (N,)
-    rec = ctp / npos                                              # (N,) non-decreasing
-    prec = ctp / np.arange(1, n + 1)                              # (N,) = tp / (tp + fp)
-    if ap_mode == 'all_point':                                    # VOC2010: area under the monotone precision envelope
-        mrec = np.concatenate([[0.0], rec, [1.0]]); mpre = np.concatenate([[0.0], prec, [0.0]])
-        mpre = np.maximum.accumulate(mpre[::-1])[::-1]
-        i = np.flatnonzero(mrec[1:] != mrec[:-1])
-        return float(np.sum((mrec[i + 1] - mrec[i]) * mpre[i + 1])), float(rec[-1])
-    ts = {'11p_matlab': AP11_MATLAB, '11p_numpy': AP11_NUMPY}[ap_mode]
-    best_after = np.maximum.accumulate(prec[::-1])[::-1]          # (N,) max precision at this rank or later
-    first = np.searchsorted(rec, ts, side='left')                 # (11,) first rank with recall >= t
-    p = np.where(first < n, best_after[np.minimum(first, n - 1)], 0.0)
-    return float(p.sum() / 11), float(rec[-1])
+    tp = np.asarray(tp, dtype=bool)
+    if len(tp) == 0: return 0.0, 0.0
+    n_tp = np.cumsum(tp)                                          # (N,) true positives up to each rank
+    recall = n_tp / npos                                          # (N,) non-decreasing
+    precision = n_tp / np.arange(1, len(tp) + 1)                  # (N,) = tp / (tp + fp)
+    if ap_mode == 'all_point': return _all_point_ap(recall, precision), float(recall[-1])
+    return _eleven_point_ap(recall, precision, _THRESHOLDS[ap_mode]), float(recall[-1])
 
 # %% ../nbs/20_evaluation.ipynb #0bd257f9
+def _pixel_area(boxes:np.ndarray, # (M, 4) xyxy
+               ) -> np.ndarray:   # (M,)
+    "Area in whole pixels: (x2 - x1 + 1) x (y2 - y1 + 1)."
+    return (boxes[:, 2] - boxes[:, 0] + 1) * (boxes[:, 3] - boxes[:, 1] + 1)
+
 def pair_iou(a:np.ndarray, # (M, 4) xyxy boxes
              b:np.ndarray, # (M, 4) xyxy boxes, compared row by row with `a`
-            ) -> np.ndarray:
-    "(M,) IoU of a[i] and b[i] with the +1-pixel convention of the official evaluator."
-    iw = np.minimum(a[:, 2], b[:, 2]) - np.maximum(a[:, 0], b[:, 0]) + 1     # (M,)
-    ih = np.minimum(a[:, 3], b[:, 3]) - np.maximum(a[:, 1], b[:, 1]) + 1     # (M,)
-    inter = iw * ih
-    union = (a[:, 2] - a[:, 0] + 1) * (a[:, 3] - a[:, 1] + 1) + (b[:, 2] - b[:, 0] + 1) * (b[:, 3] - b[:, 1] + 1) - inter
-    return np.where((iw > 0) & (ih > 0), inter / np.where(union > 0, union, 1.0), 0.0)
+            ) -> np.ndarray: # (M,) float64
+    "(M,) IoU of a[i] and b[i] with the +1-pixel convention of the official evaluators; NaN in, NaN out."
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    inter_w = np.maximum(np.minimum(a[:, 2], b[:, 2]) - np.maximum(a[:, 0], b[:, 0]) + 1, 0)   # (M,) NaN stays
+    inter_h = np.maximum(np.minimum(a[:, 3], b[:, 3]) - np.maximum(a[:, 1], b[:, 1]) + 1, 0)   # (M,)
+    inter = inter_w * inter_h                                                                   # (M,)
+    union = _pixel_area(a) + _pixel_area(b) - inter                                             # (M,)
+    with np.errstate(divide='ignore', invalid='ignore'): iou = inter / union                    # (M,)
+    iou[union <= 0] = 0.0                                                                       # NaN <= 0 is False
+    return iou
 
-def match_detections(det_image:np.ndarray, # (D,) image index of each detection
-                     det_hoi:np.ndarray, # (D,) HOI class
-                     det_score:np.ndarray, # (D,) score; ties are broken by position (submission order)
-                     det_h:np.ndarray, # (D, 4) human box
-                     det_o:np.ndarray, # (D, 4) object box
+# %% ../nbs/20_evaluation.ipynb #46475d20
+_IOU_THRESHOLD = 0.5   # the official overlap a detection must reach (VOCevaldet_bboxpair.m)
+
+def _claims(first_gt:np.ndarray, # (T,) first candidate of each detection in `gt_order`
+            n_candidates:np.ndarray, # (T,) its candidates: GT pairs of the same class in the same image
+            gt_order:np.ndarray, # (G,) GT pairs sorted (stably) by (class, image)
+            det_h:np.ndarray, det_o:np.ndarray, gt_h:np.ndarray, gt_o:np.ndarray, # boxes, as in `match_detections`
+            iou_cmp:str, iou_threshold:float,
+           ) -> np.ndarray:  # (T,) int64
+    "The GT pair each detection claims: its first best overlap if that passes the threshold, else -1."
+    claim = np.full(len(first_gt), -1, dtype=np.int64)
+    with_candidates = np.flatnonzero(n_candidates > 0)                    # (T',)
+    if len(with_candidates) == 0: return claim
+    count = n_candidates[with_candidates]                                 # (T',)
+    segment = np.cumsum(count) - count                                    # (T',) segment starts in the expansion
+    in_segment = np.arange(count.sum()) - np.repeat(segment, count)       # (M,) candidate number inside a segment
+    row_det = np.repeat(with_candidates, count)                           # (M,) detection of each (det, GT) row
+    row_gt = gt_order[np.repeat(first_gt[with_candidates], count) + in_segment]   # (M,) GT of each row
+    overlap = np.minimum(pair_iou(det_h[row_det], gt_h[row_gt]), pair_iou(det_o[row_det], gt_o[row_gt]))  # (M,)
+    best = np.maximum.reduceat(overlap, segment)                          # (T',) best overlap
+    is_best = overlap == np.repeat(best, count)                           # (M,)
+    first_best = np.minimum.reduceat(np.where(is_best, in_segment, len(in_segment)), segment)  # (T',) first argmax
+    passes = best >= iou_threshold if iou_cmp == '>=' else best > iou_threshold   # (T',)
+    claim[with_candidates[passes]] = gt_order[first_gt[with_candidates] + first_best][passes]
+    return claim
+
+def _first_claims(ranked_claim:np.ndarray, # (T,) claimed GT pair of each ranked detection, -1 for none
+                 ) -> np.ndarray:          # (T,) bool
+    "True for the best-ranked claim of each GT pair; later claims of the same pair are duplicates (FP)."
+    tp = np.zeros(len(ranked_claim), dtype=bool)
+    claimed = np.flatnonzero(ranked_claim >= 0)
+    _, first_claim = np.unique(ranked_claim[claimed], return_index=True)     # first (best-ranked) claim of each GT
+    tp[claimed[first_claim]] = True
+    return tp
+
+def match_detections(det_image:np.ndarray, # (T,) image index of each detection
+                     det_hoi:np.ndarray, # (T,) HOI class
+                     det_score:np.ndarray, # (T,) score; ties are broken by position (submission order)
+                     det_h:np.ndarray, # (T, 4) human box
+                     det_o:np.ndarray, # (T, 4) object box
                      gt_image:np.ndarray, # (G,) image index of each ground-truth pair
                      gt_hoi:np.ndarray, # (G,) HOI class
                      gt_h:np.ndarray, # (G, 4) human box
                      gt_o:np.ndarray, # (G, 4) object box
                      iou_cmp:str='>=', # '>=' (official) or '>' (pocket) against `iou_threshold`
-                     iou_threshold:float=0.5,
+                     iou_threshold:float=_IOU_THRESHOLD,
                     ) -> tuple[np.ndarray, np.ndarray]:
-    "Greedy official matching; returns `order` (D,), the detections ranked by (class, -score, position), and `tp` (D,) bool aligned with it."
-    D = len(det_image)
-    n_img = int(max(det_image.max(initial=-1), gt_image.max(initial=-1))) + 1
-    gkey = gt_hoi.astype(np.int64) * n_img + gt_image                        # (G,) one key per (class, image)
-    gord = np.argsort(gkey, kind='stable'); gkey_sorted = gkey[gord]         # GT order inside a group kept
-    dkey = det_hoi.astype(np.int64) * n_img + det_image                      # (D,)
-    lo = np.searchsorted(gkey_sorted, dkey, 'left')                          # (D,) first candidate GT
-    cnt = np.searchsorted(gkey_sorted, dkey, 'right') - lo                   # (D,) candidates: same class, same image
-    claim = np.full(D, -1, dtype=np.int64)                                   # (D,) GT claimed by each detection
-    has = np.flatnonzero(cnt > 0)                                            # (D',) detections with candidates
-    if len(has):
-        c = cnt[has]; seg = np.cumsum(c) - c                                 # (D',) segment starts in the expansion
-        j = np.arange(c.sum()) - np.repeat(seg, c)                           # (M,) candidate number inside a segment
-        d = np.repeat(has, c)                                                # (M,) detection of each (det, GT) row
-        g = gord[np.repeat(lo[has], c) + j]                                  # (M,) GT of each row
-        ov = np.minimum(pair_iou(det_h[d], gt_h[g]), pair_iou(det_o[d], gt_o[g]))  # (M,)
-        best = np.maximum.reduceat(ov, seg)                                  # (D',) best overlap
-        first = np.minimum.reduceat(np.where(ov == np.repeat(best, c), j, len(j)), seg)  # (D',) first argmax
-        ok = best >= iou_threshold if iou_cmp == '>=' else best > iou_threshold
-        claim[has[ok]] = gord[lo[has] + first][ok]
-    order = np.lexsort((np.arange(D), -det_score, det_hoi))                  # (D,) stable ranking per class
-    ranked_claim = claim[order]
-    tp = np.zeros(D, dtype=bool)
-    claimed = np.flatnonzero(ranked_claim >= 0)
-    _, first_claim = np.unique(ranked_claim[claimed], return_index=True)     # first (best-ranked) claim of each GT
-    tp[claimed[first_claim]] = True
-    return order, tp
+    "Official greedy matching: (T,) `order` by (class, -score, position) and (T,) bool `tp` aligned with it."
+    n_images = int(max(det_image.max(initial=-1), gt_image.max(initial=-1))) + 1
+    gt_key = gt_hoi.astype(np.int64) * n_images + gt_image                  # (G,) one key per (class, image)
+    gt_order = np.argsort(gt_key, kind='stable')                            # GT order inside a group kept
+    gt_key_sorted = gt_key[gt_order]                                        # (G,)
+    det_key = det_hoi.astype(np.int64) * n_images + det_image               # (T,)
+    first_gt = np.searchsorted(gt_key_sorted, det_key, 'left')              # (T,) first candidate GT
+    n_candidates = np.searchsorted(gt_key_sorted, det_key, 'right') - first_gt   # (T,) same class, same image
+    claim = _claims(first_gt, n_candidates, gt_order, det_h, det_o, gt_h, gt_o, iou_cmp, iou_threshold)  # (T,)
+    order = np.lexsort((np.arange(len(det_image)), -det_score, det_hoi))    # (T,) stable ranking per class
+    return order, _first_claims(claim[order])
+
+# %% ../nbs/20_evaluation.ipynb #e4a664ed
+_SETTINGS, _IOU_CMPS, _IMAGES = ('default', 'known_object'), ('>=', '>'), ('all', 'non_empty')
+
+def _check_options(labels:LabelSpace, setting:str, ap_mode:str, iou_cmp:str, max_per_image:int|None, images:str,
+                   rare:list[int]|None) -> frozenset[int]:
+    "The rare classes (hoi_idx), after refusing with a one-line error any option `evaluate_hicodet` does not know."
+    if isinstance(labels, VCocoLabels):
+        raise ClhoiError("V-COCO is scored by role AP, not HOI mAP: use clhoi.vcoco_evaluate.evaluate_vcoco")
+    for name, value, allowed in [('setting', setting, _SETTINGS), ('ap_mode', ap_mode, AP_MODES),
+                                 ('iou_cmp', iou_cmp, _IOU_CMPS), ('images', images, _IMAGES)]:
+        _check_choice(name, value, allowed)
+    if max_per_image is not None and (not isinstance(max_per_image, (int, np.integer)) or max_per_image < 1):
+        raise ClhoiError(f"max_per_image={max_per_image!r}: use None or a positive integer such as 100")
+    rare_set = labels.rare if rare is None else frozenset(int(k) for k in rare)
+    if any(not 0 <= k < labels.n_hois for k in rare_set):
+        raise ClhoiError(f"rare: class indices must be in 0..{labels.n_hois - 1} (hoi_idx)")
+    return rare_set
+
+def _gt_pairs(truth:HoiArrays, labels:LabelSpace):
+    "(image, hoi, human box, object box) of every ground-truth pair: (G,), (G,), (G, 4), (G, 4)."
+    hoi = labels.verb_object_to_hoi[truth.verb_id - labels.file_verb_offset,
+                                    truth.box_category[truth.object]]        # (G,) all valid (checked on load)
+    return truth.hoi_image, hoi, truth.boxes[truth.subject], truth.boxes[truth.object]
+
+def _prediction_classes(pred:HoiArrays, truth:HoiArrays, labels:LabelSpace) -> tuple[np.ndarray, np.ndarray]:
+    "(T,) ground-truth image index and (T,) HOI class of every predicted triplet (-1: (verb, object) is no class)."
+    index = {name: i for i, name in enumerate(truth.file_names)}
+    det_image = np.array([index[name] for name in pred.file_names], dtype=np.int64)[pred.hoi_image]   # (T,)
+    det_hoi = labels.verb_object_to_hoi[pred.verb_id - labels.file_verb_offset, pred.box_category[pred.object]]
+    return det_image, det_hoi
 
 # %% ../nbs/20_evaluation.ipynb #918c469b
-def _gt_pairs(g:HoiArrays, labels:LabelSpace):
-    "(image, hoi, human box, object box, object coco80) of every ground-truth pair: (G,), (G,), (G, 4), (G, 4), (G,)."
-    obj80 = g.box_category[g.object]
-    hoi = labels.verb_object_to_hoi[g.verb_id - labels.file_verb_offset, obj80]   # (G,) all valid (checked on load)
-    return g.hoi_image, hoi, g.boxes[g.subject], g.boxes[g.object], obj80
-
-def _top_per_image(image:np.ndarray, score:np.ndarray, k:int) -> np.ndarray:
-    "(D,) bool: the k best-scored entries of each image (ties: earlier first)."
+def _top_per_image(image:np.ndarray, score:np.ndarray, cap:int) -> np.ndarray:
+    "(T,) bool: the `cap` best-scored entries of each image (ties: earlier first)."
     order = np.lexsort((np.arange(len(image)), -score, image))
     starts = np.searchsorted(image[order], image[order], 'left')            # first row of each entry's image
-    keep = np.zeros(len(image), dtype=bool); keep[order[np.arange(len(order)) - starts < k]] = True
+    keep = np.zeros(len(image), dtype=bool); keep[order[np.arange(len(order)) - starts < cap]] = True
     return keep
 
+def _has_pair(truth:HoiArrays) -> np.ndarray:
+    "(B,) bool: the ground-truth image has at least one human-object pair."
+    return np.bincount(truth.hoi_image, minlength=len(truth)) > 0
+
+def _object_in_image(truth:HoiArrays, labels:LabelSpace, det_image:np.ndarray, det_hoi:np.ndarray) -> np.ndarray:
+    "(T,) bool: the triplet's image has a ground-truth box of its class's object (Known-Object, approximated)."
+    warnings.warn("known_object: without HICO-DET's image-level labels (anno.mat) clhoi keeps, per class, the "
+                  "images with a ground-truth box of the class's object category; an approximation of the "
+                  "official Known-Object setting", stacklevel=4)
+    box_image = np.repeat(np.arange(len(truth)), np.diff(truth.box_start))    # (NB,) image of each GT box
+    has_object = np.zeros((len(truth), len(labels.objects)), dtype=bool)      # (B, 80)
+    has_object[box_image, truth.box_category] = True
+    hoi_object = np.array([o for _, o in labels.hois], dtype=np.int64)        # (K,)
+    return has_object[det_image, hoi_object[np.maximum(det_hoi, 0)]]
+
+def _scored(truth:HoiArrays, pred:HoiArrays, labels:LabelSpace, det_image:np.ndarray, det_hoi:np.ndarray,
+            max_per_image:int|None, images:str, setting:str) -> np.ndarray:
+    "(T,) bool: the triplets the protocol scores: a class, in the image's top k, on a kept image, with the object."
+    keep = det_hoi >= 0                                            # (T,) (verb, object) is a class
+    if max_per_image is not None:                                  # QPIC's cap, before any evaluation filter
+        top = np.zeros_like(keep)
+        top[keep] = _top_per_image(det_image[keep], pred.score[keep], int(max_per_image))
+        keep = top
+    if images == 'non_empty': keep &= _has_pair(truth)[det_image]
+    if setting == 'known_object': keep &= _object_in_image(truth, labels, det_image, det_hoi)
+    return keep
+
+# %% ../nbs/20_evaluation.ipynb #cf17af61
 def _mean(x:np.ndarray) -> float:
+    "Mean of the non-NaN entries (NaN if there are none)."
     x = x[~np.isnan(x)]; return float(x.mean()) if len(x) else float('nan')
+
+def _class_aps(tp:np.ndarray, # (T,) bool TP flags of the ranking
+               ranked_hoi:np.ndarray, # (T,) class of each ranked detection (classes are contiguous)
+               npos:np.ndarray, # (K,) ground-truth pairs per class
+               ap_mode:str) -> tuple[np.ndarray, np.ndarray]:
+    "(K,) AP and (K,) maximum recall of every class (fractions)."
+    K = len(npos)
+    bounds = np.searchsorted(ranked_hoi, np.arange(K + 1))          # (K+1,) class segments of the ranking
+    ap, recall = np.zeros(K), np.zeros(K)
+    for k in range(K):
+        ap[k], recall[k] = average_precision(tp[bounds[k]:bounds[k + 1]], int(npos[k]), ap_mode)
+    return ap, recall
+
+def _summary(ap:np.ndarray, recall:np.ndarray, npos:np.ndarray, rare_set:frozenset[int], counts:dict,
+             options:dict) -> dict:
+    "The result dict of `evaluate_hicodet` (percentages)."
+    is_rare = np.isin(np.arange(len(ap)), list(rare_set))
+    return {'full': 100 * _mean(ap), 'rare': 100 * _mean(ap[is_rare]), 'non_rare': 100 * _mean(ap[~is_rare]),
+            'ap': 100 * ap, 'npos': npos, 'recall': 100 * recall, **counts, 'options': options}
 
 # %% ../nbs/20_evaluation.ipynb #f4f1ebbe
 def evaluate_hicodet(gt, # ground truth: path of a QPIC-style JSON file or its loaded list
@@ -120,61 +243,28 @@ def evaluate_hicodet(gt, # ground truth: path of a QPIC-style JSON file or its l
                      ap_mode:str='11p_matlab', # '11p_matlab' (official), '11p_numpy' (QPIC) or 'all_point' (VOC2010)
                      iou_cmp:str='>=', # '>=' (official) or '>' (pocket: UPT/PViC)
                      max_per_image:int|None=None, # None (official) or 100 (QPIC: top-100 triplets per image)
-                     images:str='all', # 'all' (official) or 'non_empty' (drop images without GT pairs: 9,546, as CL-HOI)
+                     images:str='all', # 'all' (official) or 'non_empty' (images with GT pairs: 9,546, as CL-HOI)
                     ) -> dict:
     "HICO-DET mAP in percent: 'full', 'rare', 'non_rare', per-class 'ap', 'npos', 'recall', and the options used."
     labels = labels or hico_det()
-    if isinstance(labels, VCocoLabels):
-        raise ClhoiError("V-COCO is scored by role AP, not HOI mAP: use clhoi.vcoco.evaluate_vcoco")
-    for opt, val, allowed in [('setting', setting, ('default', 'known_object')), ('ap_mode', ap_mode, AP_MODES),
-                              ('iou_cmp', iou_cmp, ('>=', '>')), ('images', images, ('all', 'non_empty'))]:
-        if val not in allowed: raise ClhoiError(f"{opt}={val!r}: choose one of {', '.join(map(repr, allowed))}")
-    if max_per_image is not None and (not isinstance(max_per_image, (int, np.integer)) or max_per_image < 1):
-        raise ClhoiError(f"max_per_image={max_per_image!r}: use None or a positive integer such as 100")
-    K = labels.n_hois
-    rare_set = labels.rare if rare is None else frozenset(int(k) for k in rare)
-    if any(not 0 <= k < K for k in rare_set): raise ClhoiError(f"rare: class indices must be in 0..{K - 1} (hoi_idx)")
-
+    rare_set = _check_options(labels, setting, ap_mode, iou_cmp, max_per_image, images, rare)
+    options = dict(labels=labels.name, setting=setting, ap_mode=ap_mode, iou_cmp=iou_cmp, iou_threshold=_IOU_THRESHOLD,
+                   max_per_image=max_per_image, images=images, rare='labels' if rare is None else 'given')
     with gc_paused():   # the decoded files are freed before the collector runs again: it never scans them
-        g = hoi_arrays(gt, 'gt', labels); p = hoi_arrays(preds, 'pred', labels)
-        if len(g.subject) == 0:
-            raise ClhoiError(f"{g.name}: no human-object pairs: nothing to score (every hoi_annotation list is empty); "
-                             "is this the right ground-truth file?")
-        check_predictions_match(p, g, p.name, g.name)
-        gt_image, gt_hoi, gt_h, gt_o, gt_obj = _gt_pairs(g, labels)
-        npos = np.bincount(gt_hoi, minlength=K)                                    # (K,)
-        index = {fn: i for i, fn in enumerate(g.file_names)}
-        det_image = np.array([index[fn] for fn in p.file_names], dtype=np.int64)[p.hoi_image]   # (T,) GT image index
-        det_hoi = labels.verb_object_to_hoi[p.verb_id - labels.file_verb_offset, p.box_category[p.object]]  # (T,)
-        keep = det_hoi >= 0                                                        # (T,) (verb, object) is a class
-        n_invalid = int((~keep).sum())
-        if max_per_image is not None:                                  # QPIC's cap, before any evaluation filter
-            top = np.zeros_like(keep); top[keep] = _top_per_image(det_image[keep], p.score[keep], int(max_per_image))
-            keep = top
-        has_pair = np.bincount(gt_image, minlength=len(g)) > 0                     # (B,)
-        if images == 'non_empty': keep &= has_pair[det_image]
-        if setting == 'known_object':
-            warnings.warn("known_object: without HICO-DET's image-level labels (anno.mat) clhoi keeps, per class, the "
-                          "images with a ground-truth box of the class's object category; an approximation of the "
-                          "official Known-Object setting", stacklevel=2)
-            box_image = np.repeat(np.arange(len(g)), np.diff(g.box_start))           # (NB,) image of each GT box
-            has_obj = np.zeros((len(g), 80), dtype=bool); has_obj[box_image, g.box_category] = True   # (B, 80)
-            hoi_obj = np.array([o for _, o in labels.hois], dtype=np.int64)        # (K,)
-            keep &= has_obj[det_image, hoi_obj[np.maximum(det_hoi, 0)]]
-        sel = np.flatnonzero(keep)                                                 # (D,) in submission order
-        order, tp = match_detections(det_image[sel], det_hoi[sel], p.score[sel], p.boxes[p.subject[sel]],
-                                     p.boxes[p.object[sel]], gt_image, gt_hoi, gt_h, gt_o, iou_cmp)
-        ranked_hoi = det_hoi[sel][order]
-        bounds = np.searchsorted(ranked_hoi, np.arange(K + 1))          # (K+1,) class segments of the ranking
-        ap, rec = np.zeros(K), np.zeros(K)
-        for k in range(K):
-            ap[k], rec[k] = average_precision(tp[bounds[k]:bounds[k + 1]], int(npos[k]), ap_mode)
-        is_rare = np.isin(np.arange(K), list(rare_set))
-        n_images = int(has_pair.sum()) if images == 'non_empty' else len(g)
-        res = {'full': 100 * _mean(ap), 'rare': 100 * _mean(ap[is_rare]), 'non_rare': 100 * _mean(ap[~is_rare]),
-               'ap': 100 * ap, 'npos': npos, 'recall': 100 * rec, 'n_images': n_images, 'n_detections': len(sel),
-               'n_invalid': n_invalid,
-               'options': dict(labels=labels.name, setting=setting, ap_mode=ap_mode, iou_cmp=iou_cmp, iou_threshold=0.5,
-                               max_per_image=max_per_image, images=images, rare='labels' if rare is None else 'given')}
-        del g, p
-    return res
+        truth, pred = hoi_arrays(gt, 'gt', labels), hoi_arrays(preds, 'pred', labels)
+        if len(truth.subject) == 0:
+            raise ClhoiError(f"{truth.name}: no human-object pairs: nothing to score (every hoi_annotation list is "
+                             "empty); is this the right ground-truth file?")
+        check_predictions_match(pred, truth, pred.name, truth.name)
+        gt_image, gt_hoi, gt_h, gt_o = _gt_pairs(truth, labels)                       # (G,), (G,), (G, 4), (G, 4)
+        npos = np.bincount(gt_hoi, minlength=labels.n_hois)                           # (K,)
+        det_image, det_hoi = _prediction_classes(pred, truth, labels)                 # (T,), (T,)
+        keep = _scored(truth, pred, labels, det_image, det_hoi, max_per_image, images, setting)   # (T,)
+        sel = np.flatnonzero(keep)                                                    # scored, in submission order
+        order, tp = match_detections(det_image[sel], det_hoi[sel], pred.score[sel], pred.boxes[pred.subject[sel]],
+                                     pred.boxes[pred.object[sel]], gt_image, gt_hoi, gt_h, gt_o, iou_cmp)
+        ap, recall = _class_aps(tp, det_hoi[sel][order], npos, ap_mode)               # (K,), (K,)
+        n_images = int(_has_pair(truth).sum()) if images == 'non_empty' else len(truth)
+        counts = dict(n_images=n_images, n_detections=len(sel), n_invalid=int((det_hoi < 0).sum()))
+        del truth, pred
+    return _summary(ap, recall, npos, rare_set, counts, options)

@@ -24,13 +24,24 @@ __all__ = ['SCHEMA', 'make_record', 'cache_lock', 'parse_cache', 'LabelCache', '
 # %% ../nbs/10b_label_cache.ipynb #ecae9bae
 SCHEMA = 2   # the label-cache format: a header line, then one record per image
 
-def make_record(file_name:str, caption:str, raw:str, settings:dict, seed:int=0, n_negatives:int=2) -> dict:
+def _header_line(settings:dict) -> str: return json.dumps({'clhoi_label_cache': SCHEMA, 'settings': settings}) + '\n'
+def _record_line(record:dict) -> str: return json.dumps(record, ensure_ascii=False) + '\n'
+
+# %% ../nbs/10b_label_cache.ipynb #4cb4f6e2
+def make_record(file_name:str, # the image's file name: the record's key, and the negatives' seed key
+                caption:str, # the teacher's context caption
+                raw:str, # its raw answer to the parse prompt
+                settings:dict, # the teacher's settings (`Teacher.settings`)
+                seed:int=0, # seeds the negative verbs, with the file name
+                n_negatives:int=2, # negative verbs per image (the paper: 2)
+               ) -> dict:
     "One cache line: the teacher's answers for one image, parsed, with its negative verbs."
     pairs = parse_pairs(raw)
     return {'schema': SCHEMA, 'file_name': file_name, **settings, 'seed': seed, 'caption': caption, 'parse_raw': raw,
             'pairs': [list(p) for p in pairs], 'has_action': bool(pairs) or has_action_verb(caption),
             'negatives': sample_negatives([v for v, _ in pairs], k=n_negatives, seed=(seed, file_name))}
 
+# %% ../nbs/10b_label_cache.ipynb #2708b3f8
 def cache_lock(path:str|Path, # the label cache
               ):
     "The lock a writer of the cache holds (`core.exclusive_lock` on `PATH.lock`): one writer at a time."
@@ -38,9 +49,7 @@ def cache_lock(path:str|Path, # the label cache
     if not path.parent.is_dir(): raise ClhoiError(f"{path.parent} does not exist: create it first, or write elsewhere")
     return exclusive_lock(Path(str(path) + '.lock'), str(path))
 
-def _header_line(settings:dict) -> str: return json.dumps({'clhoi_label_cache': SCHEMA, 'settings': settings}) + '\n'
-def _record_line(record:dict) -> str: return json.dumps(record, ensure_ascii=False) + '\n'
-
+# %% ../nbs/10b_label_cache.ipynb #c478596b
 def _first_difference(a:dict, b:dict) -> tuple[str, object, object]|None:
     "The first key whose value differs between two settings dicts, with both values."
     return next(((k, a.get(k), b.get(k)) for k in {**a, **b} if a.get(k) != b.get(k)), None)
@@ -50,12 +59,8 @@ def _decode(line:bytes):
     try: return orjson.loads(line)
     except orjson.JSONDecodeError: return None
 
-def parse_cache(data:bytes, # the bytes of a cache file
-                path:str|Path, # its path, for the messages
-               ) -> tuple[dict, list[dict], int]:
-    "(header settings, records, end of the last whole line): every line checked; bytes after `end` are a torn last line."
-    *lines, torn = data.split(b'\n')           # whole lines, and what follows the last newline (torn, or b'')
-    head = _decode(lines[0]) if lines else None
+def _check_header(head, path) -> dict:
+    "The settings of a header line, or a one-line error saying what the first line is instead."
     if not (isinstance(head, dict) and 'clhoi_label_cache' in head and isinstance(head.get('settings'), dict)):
         what = ('an old label cache without a header (teach it again into a new file)'
                 if isinstance(head, dict) and 'file_name' in head else 'not a clhoi label cache')
@@ -63,35 +68,52 @@ def parse_cache(data:bytes, # the bytes of a cache file
     if head['clhoi_label_cache'] != SCHEMA:
         raise ClhoiError(f"{path}: line 1: label-cache format {head['clhoi_label_cache']!r}, this clhoi reads format "
                          f"{SCHEMA}; use the clhoi that wrote it")
-    settings, records, seen = head['settings'], [], {}
+    return head['settings']
+
+def _check_record(rec, n:int, settings:dict, seen:dict, path) -> None:
+    "Line `n` must be a record made with the header's `settings`, of an image not `seen` before."
+    if not isinstance(rec, dict) or not isinstance(rec.get('file_name'), str):
+        what = 'not valid JSON' if rec is None else 'not a record (a JSON object with a file_name)'
+        raise ClhoiError(f"{path}: line {n} is {what}: the cache is damaged before its end (not by an interrupted "
+                         "run); move it away and teach again")
+    if (diff := _first_difference({k: rec.get(k) for k in settings}, settings)):
+        raise ClhoiError(f"{path}: line {n} was made with {diff[0]}={diff[1]!r} but the header says {diff[2]!r}: "
+                         "the cache mixes two teachers; move it away and teach again")
+    if rec['file_name'] in seen:
+        raise ClhoiError(f"{path}: line {n} repeats {rec['file_name']} of line {seen[rec['file_name']]}: "
+                         "two runs wrote this cache at once; move it away and teach again")
+
+def parse_cache(data:bytes, # the bytes of a cache file
+                path:str|Path, # its path, for the messages
+               ) -> tuple[dict, list[dict], int]:
+    "(header settings, records, end of the last whole line): every line checked; bytes after `end` are a torn line."
+    *lines, torn = data.split(b'\n')           # whole lines, and what follows the last newline (torn, or b'')
+    settings = _check_header(_decode(lines[0]) if lines else None, path)
+    records, seen = [], {}
     for n, line in enumerate(lines[1:], 2):
         rec = _decode(line)
-        if not isinstance(rec, dict) or not isinstance(rec.get('file_name'), str):
-            what = 'not valid JSON' if rec is None else 'not a record (a JSON object with a file_name)'
-            raise ClhoiError(f"{path}: line {n} is {what}: the cache is damaged before its end (not by an interrupted "
-                             "run); move it away and teach again")
-        if (diff := _first_difference({k: rec.get(k) for k in settings}, settings)):
-            raise ClhoiError(f"{path}: line {n} was made with {diff[0]}={diff[1]!r} but the header says {diff[2]!r}: "
-                             "the cache mixes two teachers; move it away and teach again")
-        if rec['file_name'] in seen:
-            raise ClhoiError(f"{path}: line {n} repeats {rec['file_name']} of line {seen[rec['file_name']]}: "
-                             "two runs wrote this cache at once; move it away and teach again")
+        _check_record(rec, n, settings, seen, path)
         seen[rec['file_name']] = n; records.append(rec)
     return settings, records, len(data) - len(torn)
+
+# %% ../nbs/10b_label_cache.ipynb #c7906bda
+def _read_or_none(path:Path, missing_ok:bool) -> bytes|None:
+    "The file's bytes; None for a missing file when `missing_ok`; a one-line error otherwise."
+    try: return path.read_bytes()
+    except FileNotFoundError:
+        if not missing_ok: raise ClhoiError(f"{path} does not exist; give the path of a label cache") from None
+        return None
+    except IsADirectoryError: raise ClhoiError(f"{path} is a folder, not a label cache") from None
+    except OSError as e: raise ClhoiError(f"{path}: cannot read it ({e.strerror or e})") from None
 
 class LabelCache:
     "A label cache: a header line (format, version, settings), then one JSON record per image, appended as taught."
     def __init__(self, path:str|Path, # the .jsonl file
-                 for_writing:bool=False, # the caller will `start` it (holding `cache_lock`): a missing file is a new cache
+                 for_writing:bool=False, # the caller will `start` it (holding `cache_lock`): missing = a new cache
                 ):
         "Read and check a cache; the file is never changed here. A torn last line is skipped (a reader warns)."
         self.path, self.settings, self.records, self.end, self.torn = Path(path), None, [], 0, b''
-        try: data = self.path.read_bytes()
-        except FileNotFoundError:
-            if not for_writing: raise ClhoiError(f"{self.path} does not exist; give the path of a label cache") from None
-            data = None
-        except IsADirectoryError: raise ClhoiError(f"{self.path} is a folder, not a label cache") from None
-        except OSError as e: raise ClhoiError(f"{self.path}: cannot read it ({e.strerror or e})") from None
+        data = _read_or_none(self.path, missing_ok=for_writing)
         if data is not None:
             self.settings, self.records, self.end = parse_cache(data, self.path)
             self.torn = data[self.end:]
@@ -103,21 +125,25 @@ class LabelCache:
     def start(self, settings:dict) -> LabelCache:
         "Ready the cache for answers made with `settings`: checked against its header (written if new), torn line cut."
         if self.settings is None:
-            if self.path.exists(): raise ClhoiError(f"{self.path} appeared while it was created: is another clhoi writing it?")
+            if self.path.exists():
+                raise ClhoiError(f"{self.path} appeared while it was created: is another clhoi writing it?")
             atomic_write(self.path, _header_line(settings))
         elif (diff := _first_difference(self.settings, settings)):
-            raise ClhoiError(f"{self.path} was made with {diff[0]}={diff[1]!r}, not {diff[2]!r}: teach into another --out "
-                             "(a cache mixes no two teachers, prompts or seeds)")
-        elif self.torn:
-            with open(self.path, 'r+b') as f:
-                f.seek(self.end)
-                if f.read() != self.torn or b'\n' in self.torn:   # only the torn last line may go
-                    raise ClhoiError(f"{self.path} changed while it was read: is another clhoi writing it?")
-                warnings.warn(f"{self.path}: its last line was cut off (an interrupted run): dropped, taught again")
-                f.truncate(self.end)
-            self.torn = b''
+            raise ClhoiError(f"{self.path} was made with {diff[0]}={diff[1]!r}, not {diff[2]!r}: teach into another "
+                             "--out (a cache mixes no two teachers, prompts or seeds)")
+        elif self.torn: self._cut_torn_line()
         self.settings, self._started = settings, True
         return self
+
+    def _cut_torn_line(self) -> None:
+        "Drop the bytes after the last whole line (an interrupted write), if they are still what was read."
+        with open(self.path, 'r+b') as f:
+            f.seek(self.end)
+            if f.read() != self.torn or b'\n' in self.torn:   # only the torn last line may go
+                raise ClhoiError(f"{self.path} changed while it was read: is another clhoi writing it?")
+            warnings.warn(f"{self.path}: its last line was cut off (an interrupted run): dropped, taught again")
+            f.truncate(self.end)
+        self.torn = b''
 
     def append(self, records:list[dict]) -> None:
         "Append records, one `os.write` per line, then fsync (after `start`)."
@@ -137,32 +163,47 @@ _LAYOUT = {'hico-det': {'train': ('images/train2015', 'annotations/trainval_hico
            'v-coco': {'train': ('images/train2014', 'annotations/trainval_vcoco.json'),
                       'test': ('images/val2014', 'annotations/test_vcoco.json')}}
 
-def dataset_images(dataset:str, # 'world', 'hico-det', 'v-coco', or 'folder'
-                   split:str='train', # 'train' or 'test' (HOI World also 'pretrain')
-                   root:str|Path|None=None, # the dataset's folder (real data), or a World's (its world.json describes it)
-                  ) -> tuple[list[Path], dict|None]:
-    "The image paths of a dataset split, and the World's captions when the dataset is HOI World."
-    if dataset == 'world':   # a World on disk is described by its manifest; without a folder, the default World
-        from clhoi.world import WorldConfig, load_world, world_config_from
-        cfg = world_config_from(root) if root is not None else WorldConfig()
-        folder, _, captions = load_world(split, cfg, root=root)
-        return sorted(Path(folder).glob('*.png')), captions
-    if dataset == 'folder':
-        if root is None or not Path(root).is_dir(): raise ClhoiError(f"--images {root}: not a folder of images")
-        paths = sorted(p for p in Path(root).iterdir() if p.suffix.lower() in _IMAGE_EXT)
-        if not paths: raise ClhoiError(f"{root}: no images (.jpg, .png, ...) in this folder")
-        return paths, None
-    if dataset not in _LAYOUT: raise ClhoiError(f"unknown dataset {dataset!r}: world, hico-det, v-coco, or --images DIR")
+def _world_images(split:str, root) -> tuple[list[Path], dict]:
+    "A World on disk is described by its manifest; without a folder, the default World."
+    from clhoi.world import WorldConfig, load_world, world_config_from
+    cfg = world_config_from(root) if root is not None else WorldConfig()
+    folder, _, captions = load_world(split, cfg, root=root)
+    return sorted(Path(folder).glob('*.png')), captions
+
+def _folder_images(root) -> list[Path]:
+    if root is None or not Path(root).is_dir(): raise ClhoiError(f"--images {root}: not a folder of images")
+    paths = sorted(p for p in Path(root).iterdir() if p.suffix.lower() in _IMAGE_EXT)
+    if not paths: raise ClhoiError(f"{root}: no images (.jpg, .png, ...) in this folder")
+    return paths
+
+def _release_images(dataset:str, split:str, root) -> list[Path]:
+    "The images of a QPIC-style release, in its annotation file's order."
+    if dataset not in _LAYOUT:
+        raise ClhoiError(f"unknown dataset {dataset!r}: world, hico-det, v-coco, or --images DIR")
     if split not in _LAYOUT[dataset]: raise ClhoiError(f"split {split!r}: use train or test")
     if root is None: raise ClhoiError(f"--dataset {dataset} needs --root, the folder holding images/ and annotations/")
     img_dir, ann = (Path(root) / p for p in _LAYOUT[dataset][split])
-    if not ann.exists(): raise ClhoiError(f"{ann} is missing: --root must hold the QPIC-style layout (images/, annotations/)")
-    return [img_dir / im['file_name'] for im in load_hoi_file(ann, 'gt')], None
+    if not ann.exists():
+        raise ClhoiError(f"{ann} is missing: --root must hold the QPIC-style layout (images/, annotations/)")
+    return [img_dir / im['file_name'] for im in load_hoi_file(ann, 'gt')]
 
-def shard_of(items:list, shard:str) -> list:
+def dataset_images(dataset:str, # 'world', 'hico-det', 'v-coco', or 'folder'
+                   split:str='train', # 'train' or 'test' (HOI World also 'pretrain')
+                   root:str|Path|None=None, # the dataset's folder (real data), or a World's (its world.json says which)
+                  ) -> tuple[list[Path], dict|None]:
+    "The image paths of a dataset split, and the World's captions when the dataset is HOI World."
+    if dataset == 'world': return _world_images(split, root)
+    if dataset == 'folder': return _folder_images(root), None
+    return _release_images(dataset, split, root), None
+
+# %% ../nbs/10b_label_cache.ipynb #2d457eff
+def shard_of(items:list, # what to share out (image paths)
+             shard:str, # 'i/n': the i-th of n shards, 0 <= i < n
+            ) -> list:
     "Items i, i+n, i+2n, ... for `shard` = 'i/n'."
     try: i, n = map(int, shard.split('/')); assert 0 <= i < n
-    except (ValueError, AssertionError): raise ClhoiError(f"--shard {shard!r}: write i/n with 0 <= i < n, e.g. 0/4") from None
+    except (ValueError, AssertionError):
+        raise ClhoiError(f"--shard {shard!r}: write i/n with 0 <= i < n, e.g. 0/4") from None
     return items[i::n]
 
 # %% ../nbs/10b_label_cache.ipynb #33addad3
@@ -177,16 +218,18 @@ def teach(teacher:Teacher, # any teacher
         with cache_lock(out): return teach(teacher, images, LabelCache(out, for_writing=True), seed, limit, progress)
     cache = out.start({**teacher.settings, 'seed': seed})
     todo = [p for p in images if Path(p).name not in cache.done][:limit]
-    bs = max(1, teacher.batch_size)
+    batch_size = max(1, teacher.batch_size)
     with tqdm(total=len(todo), desc=f"teaching ({teacher.name})", disable=not progress) as bar:
-        for i in range(0, len(todo), bs):
-            batch = todo[i:i + bs]
+        for i in range(0, len(todo), batch_size):
+            batch = todo[i:i + batch_size]
             caps = teacher.caption(batch)
             raws = teacher.parse_raw(caps)
-            cache.append([make_record(Path(p).name, c, r, teacher.settings, seed) for p, c, r in zip(batch, caps, raws)])
+            cache.append([make_record(Path(p).name, c, r, teacher.settings, seed)
+                          for p, c, r in zip(batch, caps, raws)])
             bar.update(len(batch))
     return cache
 
+# %% ../nbs/10b_label_cache.ipynb #ad60886e
 def read_labels(path:str|Path, # a label cache
                 keep_no_action:bool=False, # keep images whose caption names no action (A.2 drops them)
                ) -> list[dict]:
@@ -198,6 +241,20 @@ def read_labels(path:str|Path, # a label cache
 def _same_file(a:Path, b:Path) -> bool:
     return a.resolve() == b.resolve() or (a.exists() and b.exists() and os.path.samefile(a, b))
 
+def _merged_records(caches:list[LabelCache]) -> dict[str, dict]:
+    "file name -> record over all caches, which must agree on their settings and on any image two of them hold."
+    for c in caches[1:]:
+        if (diff := _first_difference(caches[0].settings, c.settings)):
+            raise ClhoiError(f"{caches[0].path} and {c.path} were made with different {diff[0]} ({diff[1]!r} vs "
+                             f"{diff[2]!r}): merge only shards of one teaching run")
+    merged, source = {}, {}
+    for c in caches:
+        for r in c.records:
+            old = merged.setdefault(r['file_name'], r); source.setdefault(r['file_name'], c.path)
+            if old != r:
+                raise ClhoiError(f"{source[r['file_name']]} and {c.path}: {r['file_name']} has different answers")
+    return merged
+
 def merge_caches(out:str|Path, # the merged cache to write (a new file)
                  inputs:list, # the shard caches to merge (only read)
                 ) -> int: # images in the merged cache
@@ -208,21 +265,14 @@ def merge_caches(out:str|Path, # the merged cache to write (a new file)
     with cache_lock(out):
         if out.exists(): raise ClhoiError(f"{out} exists: merge into a new file")
         caches = [LabelCache(p) for p in inputs]            # read only: a torn last line is skipped, not repaired
-        for c in caches[1:]:
-            if (diff := _first_difference(caches[0].settings, c.settings)):
-                raise ClhoiError(f"{caches[0].path} and {c.path} were made with different {diff[0]} ({diff[1]!r} vs "
-                                 f"{diff[2]!r}): merge only shards of one teaching run")
-        merged, source = {}, {}
-        for c in caches:
-            for r in c.records:
-                old = merged.setdefault(r['file_name'], r); source.setdefault(r['file_name'], c.path)
-                if old != r:
-                    raise ClhoiError(f"{source[r['file_name']]} and {c.path}: {r['file_name']} has different answers")
+        merged = _merged_records(caches)
         atomic_write(out, _header_line(caches[0].settings) + ''.join(_record_line(merged[k]) for k in sorted(merged)))
     return len(merged)
 
 # %% ../nbs/10b_label_cache.ipynb #24704b81
-def gt_image_pairs(images:list[dict], labels:LabelSpace) -> dict[str, set[tuple[str, str]]]:
+def gt_image_pairs(images:list[dict], # QPIC-style ground-truth images (`annotations`, `hoi_annotation`)
+                   labels:LabelSpace, # their label space
+                  ) -> dict[str, set[tuple[str, str]]]:
     "Image-level (verb, object name) pairs of a QPIC-style ground truth, `no_interaction` excluded."
     names = coco_objects()
     out = {}
@@ -233,6 +283,7 @@ def gt_image_pairs(images:list[dict], labels:LabelSpace) -> dict[str, set[tuple[
                                 for h in im['hoi_annotation']} - {('no_interaction', o) for o in names.names}
     return out
 
+# %% ../nbs/10b_label_cache.ipynb #eb6619e4
 def label_statistics(records:list[dict], # label-cache records
                      gt:list[dict], # the QPIC-style ground truth of the same images
                      labels:LabelSpace, # its label space
@@ -241,20 +292,23 @@ def label_statistics(records:list[dict], # label-cache records
     import pandas as pd                          # imported here: `clhoi teach` never needs it
     truth = gt_image_pairs(gt, labels)
     recs = [r for r in records if r['file_name'] in truth]
-    tp = n_pred = n_true = 0
+    hits = n_pred = n_true = 0
     teacher_verbs, true_verbs = Counter(), Counter()
     for r in recs:
         pred = {tuple(p) for p in r['pairs']}; true = truth[r['file_name']]
-        tp += len(pred & true); n_pred += len(pred); n_true += len(true)
+        hits += len(pred & true); n_pred += len(pred); n_true += len(true)
         teacher_verbs.update({v for v, _ in pred}); true_verbs.update({v for v, _ in true})
     verbs = sorted(set(teacher_verbs) | set(true_verbs), key=lambda v: (-true_verbs[v], -teacher_verbs[v], v))
     df = pd.DataFrame({'verb': verbs, 'ground truth': [true_verbs[v] for v in verbs],
                        'teacher': [teacher_verbs[v] for v in verbs]})
-    return df, {'images': len(recs), 'precision': tp / n_pred if n_pred else float('nan'),
-                'recall': tp / n_true if n_true else float('nan')}
+    return df, {'images': len(recs), 'precision': hits / n_pred if n_pred else float('nan'),
+                'recall': hits / n_true if n_true else float('nan')}
 
+# %% ../nbs/10b_label_cache.ipynb #6d69a905
 def plot_label_statistics(df, # (V, 3) the DataFrame of `label_statistics`: verb, ground truth, teacher
-                          top:int=30, ax=None):
+                          top:int=30, # how many verbs (the most frequent in the ground truth)
+                          ax=None, # a matplotlib Axes to draw on (default: a new figure)
+                         ):
     "Fig. 9: images per verb, ground truth vs teacher, for the `top` most frequent ground-truth verbs."
     import matplotlib.pyplot as plt, seaborn as sns
     long = df.head(top).melt(id_vars='verb', var_name='labels', value_name='images')

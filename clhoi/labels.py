@@ -40,7 +40,8 @@ class CocoObjects:
     def coco91_to_coco80(self, cid:int) -> int:
         "COCO category id (1..90) -> contiguous coco80 index."
         try: return self._from91[int(cid)]
-        except KeyError: raise ClhoiError(f"{cid!r} is not a COCO category id (valid: 1..90 minus the 10 unused ids)") from None
+        except KeyError:
+            raise ClhoiError(f"{cid!r} is not a COCO category id (valid: 1..90 minus the 10 unused ids)") from None
     def coco80_to_coco91(self, idx:int) -> int: return self.coco91_ids[idx]
     def hico_to_coco80(self, hico_idx:int) -> int: return self.hico_order[hico_idx]
     def coco80_to_hico(self, idx:int) -> int: return self._to_hico[idx]
@@ -56,15 +57,17 @@ class CocoObjects:
     @cached_property
     def _by_name(self): return {n: i for i, n in enumerate(self.names)}
 
+# %% ../nbs/01_labels.ipynb #lab0b004
 @cache
 def coco_objects() -> CocoObjects:
     "The COCO object classes, read from `assets/hico_objects.txt`."
     rows = _rows('hico_objects.txt')
     by80 = sorted(rows, key=lambda r: int(r['coco80_idx']))
+    by_hico = sorted(rows, key=lambda r: int(r['hico_obj_idx']))
     return CocoObjects(names=tuple(r['coco_name'] for r in by80),
                        coco91_ids=tuple(int(r['coco_category_id']) for r in by80),
                        hico_names=tuple(r['hico_name'] for r in by80),
-                       hico_order=tuple(int(r['coco80_idx']) for r in sorted(rows, key=lambda r: int(r['hico_obj_idx']))))
+                       hico_order=tuple(int(r['coco80_idx']) for r in by_hico))
 
 # %% ../nbs/01_labels.ipynb #2480dd4f
 @dataclass(frozen=True, eq=False)
@@ -93,9 +96,9 @@ class LabelSpace:
     @cached_property
     def verb_object_to_hoi(self) -> np.ndarray:
         "(V, 80) int array: hoi_idx of each (verb, object), -1 where the pair is not a class."
-        m = np.full((self.n_verbs, 80), -1, dtype=np.int64)
-        for k, (v, o) in enumerate(self.hois): m[v, o] = k
-        return m
+        table = np.full((self.n_verbs, len(self.objects)), -1, dtype=np.int64)
+        for k, (v, o) in enumerate(self.hois): table[v, o] = k
+        return table
     @property
     def valid_verb_object(self) -> np.ndarray:
         "(V, 80) bool: QPIC's `corre_hico.npy` for HICO-DET."
@@ -125,7 +128,7 @@ def hico_det() -> LabelSpace:
     "HICO-DET: 117 verbs, 600 HOI classes (official order), 138 rare classes, 600 prompts."
     verbs = tuple(asset_path('hico_verbs.txt').read_text().split())
     rows = _rows('hico_hoi_classes.tsv')
-    assert [int(r['hoi_id']) for r in rows] == list(range(1, 601))
+    assert [int(r['hoi_id']) for r in rows] == list(range(1, len(rows) + 1)), 'HOI ids out of order'
     rare = frozenset(int(l) - 1 for l in asset_path('hico_rare_hois.txt').read_text().splitlines()
                      if l.strip() and not l.startswith('#'))
     assert rare == frozenset(k for k, r in enumerate(rows) if r['rare'] == '1'), 'rare list and tsv disagree'
@@ -139,9 +142,9 @@ class VCocoLabels:
     "V-COCO's actions and roles, with the QPIC-29 and UPT-24 class lists."
     actions: tuple[str, ...]                   # (26,) official order
     roles: tuple[tuple[str, ...], ...]         # (26,) roles of each action, official order, 'agent' first
-    role_classes: tuple[tuple[int, str], ...]  # (25,) (action_idx, role) with a role object: the official role-AP classes
+    role_classes: tuple[tuple[int, str], ...]  # (25,) (action_idx, role) with a role object: official role-AP classes
     qpic_verbs: tuple[str, ...]                # (29,) QPIC/CDN/GEN-VLKT verb list ('hold_obj', 'stand', ...)
-    qpic_to_role: tuple[tuple[int, str], ...]  # (29,) (action_idx, role) of each QPIC verb ('agent' for agent-only actions)
+    qpic_to_role: tuple[tuple[int, str], ...]  # (29,) (action_idx, role) of each QPIC verb ('agent': agent-only)
     upt24: tuple[str, ...]                     # (24,) UPT/PViC interaction names ('hold obj', ...)
     qpic_valid_objects: tuple[frozenset[int], ...]  # (29,) coco80 indices valid for each QPIC verb (80 = no object)
 
@@ -157,6 +160,7 @@ class VCocoLabels:
         "Key of the official detection pickle: '<action>_<role>'."
         return f"{self.actions[a]}_{role}"
 
+# %% ../nbs/01_labels.ipynb #lab0d004
 @cache
 def v_coco() -> VCocoLabels:
     "V-COCO: 26 actions, their roles, 25 role-AP classes, QPIC's 29 verbs, UPT's 24 interactions."
@@ -164,13 +168,13 @@ def v_coco() -> VCocoLabels:
     actions = tuple(r['action'] for r in acts)
     roles = tuple(tuple(r['roles'].split(',')) for r in acts)
     role_classes = tuple((a, r) for a, rs in enumerate(roles) for r in rs if r != 'agent')
-    q = _rows('vcoco_verbs_qpic29.tsv')
-    qpic = tuple(r['qpic_verb'] for r in q)
-    q2r = tuple((actions.index(r['official_action']), r['role']) for r in q)
+    qpic_rows = _rows('vcoco_verbs_qpic29.tsv')
+    qpic = tuple(r['qpic_verb'] for r in qpic_rows)
+    qpic_to_role = tuple((actions.index(r['official_action']), r['role']) for r in qpic_rows)
     upt = _rows('vcoco_interactions_upt24.tsv')
     valid = [set() for _ in qpic]
     for r in _rows('vcoco_verb_object_pairs_qpic.tsv'): valid[int(r['qpic_verb_idx'])].add(int(r['object_idx80']))
-    return VCocoLabels(actions, roles, role_classes, qpic, q2r, tuple(r['interaction'] for r in upt),
+    return VCocoLabels(actions, roles, role_classes, qpic, qpic_to_role, tuple(r['interaction'] for r in upt),
                        tuple(frozenset(s) for s in valid))
 
 # %% ../nbs/01_labels.ipynb #e05efb0c
@@ -183,6 +187,7 @@ def rare_from_counts(counts, # (K,) training instances per HOI class
 # %% ../nbs/01_labels.ipynb #d576327f
 LABEL_SPACES = {'hico-det': hico_det, 'v-coco': v_coco}   # name -> constructor; higher modules add theirs
 
+# %% ../nbs/01_labels.ipynb #lab0e003
 def label_space(name:str, # 'hico-det', 'v-coco', or 'world' once clhoi.world is imported
                 **kwargs) -> LabelSpace|VCocoLabels:
     "The label space registered under `name` (keyword arguments go to its constructor, e.g. the World's seed)."

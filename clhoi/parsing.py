@@ -35,7 +35,8 @@ OBJECT_SYNONYMS = {
     'skate board': 'skateboard', 'snow board': 'snowboard', 'frisbe': 'frisbee', 'disc': 'frisbee',
     'hotdog': 'hot dog', 'fridge': 'refrigerator', 'computer': 'laptop', 'notebook': 'laptop',
     'remote control': 'remote', 'controller': 'remote', 'bag': 'handbag', 'purse': 'handbag', 'rucksack': 'backpack',
-    'luggage': 'suitcase', 'necktie': 'tie', 'teddy': 'teddy bear', 'hair dryer': 'hair drier', 'hairdryer': 'hair drier',
+    'luggage': 'suitcase', 'necktie': 'tie', 'teddy': 'teddy bear',
+    'hair dryer': 'hair drier', 'hairdryer': 'hair drier',
     'motorboat': 'boat', 'sailboat': 'boat', 'canoe': 'boat', 'kayak': 'boat', 'ship': 'boat',
     'pony': 'horse', 'puppy': 'dog', 'kitten': 'cat', 'calf': 'cow', 'cattle': 'cow', 'lamb': 'sheep',
     'van': 'truck', 'pickup': 'truck', 'taxi': 'car', 'automobile': 'car', 'locomotive': 'train',
@@ -87,20 +88,23 @@ def clean_object(phrase:str) -> str:
             if name in OBJECT_SYNONYMS: return OBJECT_SYNONYMS[name]
     return ' '.join(words)
 
-# %% ../nbs/09_parsing.ipynb #7dacad94
+# %% ../nbs/09_parsing.ipynb #73717659
 PARTICLES = frozenset('on at with under up in into onto off over down out from to near behind by for around '
                       'across through along'.split())
+
+# %% ../nbs/09_parsing.ipynb #7dacad94
+_LEADING_ADVERBS = ('not', "n't", 'also', 'just', 'still', 'then', 'and')
 
 def lemma_verb(phrase:str) -> str:
     "A verb phrase as a lower-case lemma, particles joined with '_' ('Sitting on' -> 'sit_on'); '' if none."
     words = [w for w in _WORD.findall(phrase.lower().replace('_', ' ')) if w not in _AUX]
-    while words and words[0] in ('not', "n't", 'also', 'just', 'still', 'then', 'and'): words = words[1:]
+    while words and words[0] in _LEADING_ADVERBS: words = words[1:]
     if not words: return ''
     if words[:2] == ['no', 'interaction']: return 'no_interaction'
     head = words[0].strip("'-")
     head = getLemma(head, upos='VERB')[0] if head.isalpha() else head
-    parts = [head] + [w for w in words[1:3] if w in PARTICLES][:1] if len(words) > 1 and words[1] in PARTICLES else [head]
-    return '_'.join(parts)
+    has_particle = len(words) > 1 and words[1] in PARTICLES
+    return f'{head}_{words[1]}' if has_particle else head
 
 # %% ../nbs/09_parsing.ipynb #7275a5ac
 @cache
@@ -126,7 +130,14 @@ _FIELD = re.compile(r"(?:^|(?<=[,;(\[{<]))[\s']*"                 # a field name
                     r"(?:interaction|verb|action|object|obj|subject|human|person)s?'?\s*[:=]\s*(?=\S)", re.I)
 _QUOTES = str.maketrans({c: ' ' for c in '"“”‘’`*'})
 
-def _is_person(phrase:str) -> bool: return clean_object(phrase) == 'person' or phrase.strip().lower() in ('he', 'she', 'they', 'someone')
+_PERSON_PRONOUNS = ('he', 'she', 'they', 'someone')
+_SUBJECT_SPAN = 8        # an auxiliary among a part's first 8 words ends its subject ('the persons in ... are flying')
+_BARE_OBJECT_WORDS = 3   # 'and a fork': a part of at most 3 words and no verb is an object sharing the verb before it
+_TRIPLET_VERB_WORDS = 3  # an item is a triplet when its verb part has at most 3 words ('sitting on, bench')
+_MAX_VERB_WORDS, _MAX_OBJECT_WORDS = 4, 6   # longer parts are sentences, not a triplet's verb or object
+
+def _is_person(phrase:str) -> bool:
+    return clean_object(phrase) == 'person' or phrase.strip().lower() in _PERSON_PRONOUNS
 
 @cache
 def _verb_heads() -> frozenset[str]:
@@ -140,46 +151,56 @@ def _looks_like_verb(word:str) -> bool:
     lemma = getLemma(word, upos='VERB')[0]
     return (word.endswith('ing') and lemma != word) or lemma in _verb_heads()
 
+def _drop_subject(words:list[str]) -> tuple[list[str], bool, bool]:
+    "(the words after any subject and auxiliary, had an auxiliary, had a subject): 'the man is riding' -> ['riding']."
+    aux = [i for i, w in enumerate(words[:_SUBJECT_SPAN]) if w in _AUX]
+    if aux: words = words[aux[0] + 1:]                                   # 'the persons ... are flying' -> 'flying'
+    had_subject = False
+    while words and (words[0] in _DETERMINERS or _is_person(words[0]) or words[0] in ('also', 'both')):
+        had_subject |= _is_person(words[0]); words = words[1:]
+    return words, bool(aux), had_subject
+
+def _bare_object(words:list[str]) -> str:
+    "The object of a part that is only an object ('a fork' of 'holding a knife and a fork'), else ''."
+    if not words or len(words) > _BARE_OBJECT_WORDS or words[0] in _CUT_AT: return ''
+    if any(_looks_like_verb(w) for w in words): return ''
+    obj = clean_object(' '.join(words))
+    return '' if obj == 'person' else obj
+
 def _phrase_pairs(phrase:str) -> list[tuple[str, str]]:
     "'the man is riding a horse and holding a kite and a cup' -> [('ride', 'horse'), ('hold', 'kite'), ('hold', 'cup')]"
     out = []
     for part in re.split(r"\band\b|\bwhile\b|\bwhilst\b|,", phrase):
-        words = _WORD.findall(part.lower())
-        aux = [i for i, w in enumerate(words[:8]) if w in _AUX]
-        if aux: words = words[aux[0] + 1:]                                   # 'the persons ... are flying' -> 'flying'
-        had_subject = False
-        while words and (words[0] in _DETERMINERS or _is_person(words[0]) or words[0] in ('also', 'both')):
-            had_subject |= _is_person(words[0]); words = words[1:]
+        words, had_aux, had_subject = _drop_subject(_WORD.findall(part.lower()))
         if len(words) < 2 or not _looks_like_verb(words[0]):
-            # 'holding a knife and a fork': a bare object after 'and' or ',' shares the verb before it
-            if (out and words and not aux and not had_subject and len(words) <= 3 and words[0] not in _CUT_AT
-                    and not any(_looks_like_verb(w) for w in words)
-                    and (obj := clean_object(' '.join(words))) not in ('', 'person')):
-                out.append((out[-1][0], obj))
+            # a bare object after 'and' or ',' shares the verb before it
+            if out and not had_aux and not had_subject and (obj := _bare_object(words)): out.append((out[-1][0], obj))
             continue
-        n = 2 if words[1] in PARTICLES else 1
-        verb, obj = lemma_verb(' '.join(words[:n])), clean_object(' '.join(words[n:]))
+        verb_len = 2 if words[1] in PARTICLES else 1                         # 'sitting on a bench'
+        verb, obj = lemma_verb(' '.join(words[:verb_len])), clean_object(' '.join(words[verb_len:]))
         if verb and obj: out.append((verb, obj))
     return out
 
 def _triplet_pairs(parts:list[str]) -> list[tuple[str, str]]:
-    "['Swing', 'Baseball Bat'] or ['man', 'riding', 'bike'] -> [(verb, object), ...] ('hold, knife and fork' gives two)."
+    "['Swing', 'Baseball Bat'] or ['man', 'riding', 'bike'] -> [(verb, object), ...] ('hold, knife and fork': two)."
     parts = [p.strip() for p in parts if p.strip()]
     if len(parts) == 3 and _is_person(parts[0]): parts = parts[1:]
     if len(parts) < 2: return []
-    vwords = _WORD.findall(parts[0].lower())
-    if len(_WORD.findall(parts[1].lower())) > 6 or any(w in _AUX for w in _WORD.findall(parts[1].lower())): return []
+    verb_words, object_words = _WORD.findall(parts[0].lower()), _WORD.findall(parts[1].lower())
+    if len(object_words) > _MAX_OBJECT_WORDS or any(w in _AUX for w in object_words): return []
     verb = lemma_verb(parts[0])
-    if verb != 'no_interaction' and (not vwords or len(vwords) > 4 or all(w in _NOT_VERBS | _AUX for w in vwords)
-                                     or verb.split('_')[0] in _NOT_VERBS): return []
-    objs = [clean_object(o) for o in re.split(r"\band\b|&|/", parts[1])]
-    return [(verb, o) for o in objs if o]
+    not_a_verb = (not verb_words or len(verb_words) > _MAX_VERB_WORDS
+                  or all(w in _NOT_VERBS | _AUX for w in verb_words) or verb.split('_')[0] in _NOT_VERBS)
+    if verb != 'no_interaction' and not_a_verb: return []
+    objects = [clean_object(o) for o in re.split(r"\band\b|&|/", parts[1])]
+    return [(verb, obj) for obj in objects if obj]
 
 def _item_pairs(item:str) -> list[tuple[str, str]]:
     "One cleaned item: a triplet ('ride, horse', 'man - riding - bike') or else a phrase ('riding a horse')."
     item = item.strip().strip(' .!?"\'')
     parts = re.split(r",|\s[-–—:]\s|:", item)
-    if len(parts) in (2, 3) and len(_WORD.findall(parts[-2 if len(parts) == 3 else 0].lower())) <= 3:
+    verb_part = parts[-2 if len(parts) == 3 else 0]
+    if len(parts) in (2, 3) and len(_WORD.findall(verb_part.lower())) <= _TRIPLET_VERB_WORDS:
         pairs = _triplet_pairs(parts)
         if pairs: return pairs
     return _phrase_pairs(item)
@@ -245,6 +266,8 @@ def _line_pairs(line:str) -> list[tuple[str, str]]:
     return pairs or [p for n in notes for p in _phrase_pairs(_clean_item(n))]
 
 # %% ../nbs/09_parsing.ipynb #28204ead
+_MAX_ANSWER_CHARS = 20_000   # a runaway answer is read up to here (a real one is a few hundred characters)
+
 def parse_pairs(text:str, # the teacher's raw answer to the parse prompt
                 labels:LabelSpace|None=None, # label space whose object names count as known (COCO names)
                 synonyms:dict|None=None, # extra object synonyms, added to `OBJECT_SYNONYMS` (free text -> COCO name)
@@ -253,12 +276,12 @@ def parse_pairs(text:str, # the teacher's raw answer to the parse prompt
     "(verb, object) pairs in order of appearance, deduplicated; [] for an empty, chatty or garbled answer."
     if not isinstance(text, str) or not text.strip(): return []
     out = []
-    for line in _key_values_as_pairs(text[:20_000]).splitlines():
+    for line in _key_values_as_pairs(text[:_MAX_ANSWER_CHARS]).splitlines():
         for entry in _split_enumeration(line):
-            for v, o in _line_pairs(entry):
-                if synonyms: o = synonyms.get(o, o)
-                if labels is not None and not keep_unknown_objects and o not in labels.objects: continue
-                if (v, o) not in out: out.append((v, o))
+            for verb, obj in _line_pairs(entry):
+                if synonyms: obj = synonyms.get(obj, obj)
+                if labels is not None and not keep_unknown_objects and obj not in labels.objects: continue
+                if (verb, obj) not in out: out.append((verb, obj))
     return out
 
 # %% ../nbs/09_parsing.ipynb #a91f7f99
@@ -278,6 +301,8 @@ def to_label_verb(verb:str, # a verb from `parse_pairs` ('sit_on', 'ride', 'sit 
 STATIVE_VERBS = frozenset('be have do appear seem look_like become remain exist contain include show depict feature '
                           'consist belong own know mean need want like love hate prefer see hear feel smell taste '
                           'get go come'.split())
+
+# %% ../nbs/09_parsing.ipynb #b59a67c0
 _ING_NOUNS = frozenset('ceiling building clothing thing something nothing anything everything morning evening king '
                        'ring wing string spring clothing bedding railing siding awning pudding '
                        'during ping sling sibling wedding stocking icing frosting topping stuffing dumpling '
@@ -294,13 +319,15 @@ def has_action_verb(caption:str, # the teacher's context caption
         lemma = getLemma(w, upos='VERB')[0] if w.isalpha() else w
         if lemma in STATIVE_VERBS: continue
         if w.endswith('ing') and lemma != w and w not in _ING_NOUNS: return True               # 'are riding'
-        if i > 0 and words[i-1] in _SUBJECTS and (lemma != w or lemma in _verb_heads()): return True  # 'a man rides', 'women sit'
+        after_subject = i > 0 and words[i-1] in _SUBJECTS
+        if after_subject and (lemma != w or lemma in _verb_heads()): return True     # 'a man rides', 'women sit'
     return False
 
 # %% ../nbs/09_parsing.ipynb #40c3ab0e
 def _rng(seed) -> np.random.Generator:
     if isinstance(seed, np.random.Generator): return seed
-    if isinstance(seed, tuple): return np.random.default_rng([int(seed[0]), *(zlib.crc32(str(s).encode()) for s in seed[1:])])
+    if isinstance(seed, tuple):                    # (seed, key): crc32 is the same in every process, hash() is not
+        return np.random.default_rng([int(seed[0]), *(zlib.crc32(str(key).encode()) for key in seed[1:])])
     return np.random.default_rng(int(seed))
 
 def sample_negatives(positives:list[str], # positive verbs of the image (any form: 'riding', 'sit_on')

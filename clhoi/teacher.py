@@ -20,8 +20,11 @@ __all__ = ['CAPTION_PROMPT', 'PARSE_PROMPT', 'TEACHERS', 'Generation', 'Teacher'
 
 # %% ../nbs/10_teacher.ipynb #218bbd27
 CAPTION_PROMPT = "What are the persons doing in the image?"
+
+# %% ../nbs/10_teacher.ipynb #42d65039
 PARSE_PROMPT = "Briefly list human-object interactions in a triplet of <interaction, object> from the sentence."
 
+# %% ../nbs/10_teacher.ipynb #e4ab4929
 @dataclass
 class Generation:
     "Decoding settings of a teacher; greedy by default, recorded in the label cache."
@@ -31,7 +34,7 @@ class Generation:
 
 # %% ../nbs/10_teacher.ipynb #179eb56e
 class Teacher:
-    "A captioning and interaction-listing teacher (DESIGN.md 'Interfaces')."
+    "A captioning and interaction-listing teacher: the interface every teacher of this package implements."
     name:str = 'teacher'
     caption_prompt:str = CAPTION_PROMPT
     parse_prompt:str = PARSE_PROMPT
@@ -107,7 +110,8 @@ class HFTeacher(Teacher):
         out, dtype = [], getattr(torch, self.dtype)
         for i in range(0, len(images), self.batch_size):
             ims = [_open(im) for im in images[i:i + self.batch_size]]
-            inputs = self.processor(images=ims, text=[self.caption_prompt] * len(ims), return_tensors='pt', padding=True)
+            prompts = [self.caption_prompt] * len(ims)
+            inputs = self.processor(images=ims, text=prompts, return_tensors='pt', padding=True)
             inputs = {k: (v.to(self.device, dtype) if v.is_floating_point() else v.to(self.device))
                       for k, v in inputs.items()}
             with torch.inference_mode(): ids = self.model.generate(**inputs, **asdict(self.generation))  # (B, L)
@@ -125,53 +129,73 @@ class HFTeacher(Teacher):
             out += self._decode(ids, enc['input_ids'].shape[1])
         return out
 
+# %% ../nbs/10_teacher.ipynb #234a6df3
 class InstructBlipTeacher(HFTeacher):
     "InstructBLIP, the paper's teacher (Vicuna-7B language model by default)."
     model_class, processor_class = 'InstructBlipForConditionalGeneration', 'InstructBlipProcessor'
     default_checkpoint, what = 'Salesforce/instructblip-vicuna-7b', 'InstructBLIP teacher'
 
+# %% ../nbs/10_teacher.ipynb #2d264a27
 class Blip2Teacher(HFTeacher):
     "BLIP-2, the teacher of the paper's Table 5 ablation, prompted the same way."
     model_class, processor_class = 'Blip2ForConditionalGeneration', 'Blip2Processor'
     default_checkpoint, what = 'Salesforce/blip2-opt-2.7b', 'BLIP-2 teacher'
 
 # %% ../nbs/10_teacher.ipynb #e41666ed
-_TINY_WORDS = ("what are the persons doing in image ? briefly list human-object interactions a triplet of < interaction ,"
-               " object > from sentence . person people rides ride horse holds hold kite * swing baseball bat catch").split()
+_TINY_WORDS = ("what are the persons doing in image ? briefly list human-object interactions a triplet of "
+               "< interaction , object > from sentence . person people rides ride horse holds hold kite * "
+               "swing baseball bat catch").split()
+_TINY_WIDTH, _TINY_FFN, _TINY_HEADS = 32, 64, 2           # width, feed-forward width, heads of every tiny block
+_TINY_IMAGE, _TINY_PATCH, _TINY_QUERIES = 32, 8, 4        # image side and patch side (pixels), Q-Former queries
+_TINY_BLOCK = dict(hidden_size=_TINY_WIDTH, num_hidden_layers=1, num_attention_heads=_TINY_HEADS)
+
+def _tiny_tokenizer(T):
+    "A word-level tokenizer over `_TINY_WORDS` (with <pad>, <unk>, <s>, </s>)."
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    vocab = {w: i for i, w in enumerate(['<pad>', '<unk>', '<s>', '</s>'] + sorted(set(_TINY_WORDS)))}
+    tk = Tokenizer(models.WordLevel(vocab, unk_token='<unk>')); tk.pre_tokenizer = pre_tokenizers.Whitespace()
+    return T.PreTrainedTokenizerFast(tokenizer_object=tk, bos_token='<s>', eos_token='</s>', unk_token='<unk>',
+                                     pad_token='<pad>')
+
+def _token_ids(tok) -> dict:
+    return dict(bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
+
+def _tiny_instructblip(T, path:Path, tok, image_processor, vision:dict):
+    "(processor, config, model class) of a tiny InstructBLIP (LLaMA language model)."
+    qvocab = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]'] + sorted(set(_TINY_WORDS))
+    (path / 'qvocab.txt').write_text('\n'.join(qvocab))
+    qtok = T.BertTokenizer(str(path / 'qvocab.txt'))
+    proc = T.InstructBlipProcessor(image_processor=image_processor, tokenizer=tok, qformer_tokenizer=qtok,
+                                   num_query_tokens=_TINY_QUERIES)
+    text = T.LlamaConfig(vocab_size=len(tok), intermediate_size=_TINY_FFN, num_key_value_heads=_TINY_HEADS,
+                         **_TINY_BLOCK, **_token_ids(tok))
+    qformer = dict(**_TINY_BLOCK, intermediate_size=_TINY_FFN, vocab_size=len(qtok), encoder_hidden_size=_TINY_WIDTH)
+    cfg = T.InstructBlipConfig(vision_config=vision, text_config=text.to_dict(), num_query_tokens=_TINY_QUERIES,
+                               qformer_config=qformer, image_token_index=tok.convert_tokens_to_ids('<image>'))
+    return proc, cfg, T.InstructBlipForConditionalGeneration
+
+def _tiny_blip2(T, path:Path, tok, image_processor, vision:dict):
+    "(processor, config, model class) of a tiny BLIP-2 (OPT language model)."
+    proc = T.Blip2Processor(image_processor=image_processor, tokenizer=tok, num_query_tokens=_TINY_QUERIES)
+    text = T.OPTConfig(vocab_size=len(tok), ffn_dim=_TINY_FFN, word_embed_proj_dim=_TINY_WIDTH,
+                       **_TINY_BLOCK, **_token_ids(tok))
+    qformer = dict(**_TINY_BLOCK, intermediate_size=_TINY_FFN, encoder_hidden_size=_TINY_WIDTH)
+    cfg = T.Blip2Config(vision_config=vision, text_config=text.to_dict(), num_query_tokens=_TINY_QUERIES,
+                        qformer_config=qformer, image_token_index=tok.convert_tokens_to_ids('<image>'))
+    return proc, cfg, T.Blip2ForConditionalGeneration
+
+_TINY_KINDS = {'instructblip': _tiny_instructblip, 'blip2': _tiny_blip2}
 
 def build_tiny_teacher(path:str|Path, # folder to write (save_pretrained layout)
                        kind:str='instructblip', # 'instructblip' (LLaMA text model) or 'blip2' (OPT text model)
                        seed:int=0) -> Path:
     "Write a tiny random InstructBLIP or BLIP-2 checkpoint (model + processor) that loads offline; for tests and demos."
+    if kind not in _TINY_KINDS: raise ClhoiError(f"kind={kind!r}: 'instructblip' or 'blip2'")
     import transformers as T
-    from tokenizers import Tokenizer, models, pre_tokenizers
     path = Path(path); path.mkdir(parents=True, exist_ok=True)
-    vocab = {w: i for i, w in enumerate(['<pad>', '<unk>', '<s>', '</s>'] + sorted(set(_TINY_WORDS)))}
-    tk = Tokenizer(models.WordLevel(vocab, unk_token='<unk>')); tk.pre_tokenizer = pre_tokenizers.Whitespace()
-    tok = T.PreTrainedTokenizerFast(tokenizer_object=tk, bos_token='<s>', eos_token='</s>', unk_token='<unk>', pad_token='<pad>')
-    image_processor = T.BlipImageProcessor(size={'height': 32, 'width': 32})
-    vision = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2, image_size=32, patch_size=8)
-    if kind == 'instructblip':
-        (path / 'qvocab.txt').write_text('\n'.join(['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]'] + sorted(set(_TINY_WORDS))))
-        qtok = T.BertTokenizer(str(path / 'qvocab.txt'))
-        proc = T.InstructBlipProcessor(image_processor=image_processor, tokenizer=tok, qformer_tokenizer=qtok, num_query_tokens=4)
-        text = T.LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2,
-                             num_key_value_heads=2, bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
-        cfg = T.InstructBlipConfig(vision_config=vision, text_config=text.to_dict(), num_query_tokens=4,
-                                   qformer_config=dict(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64,
-                                                       vocab_size=len(qtok), encoder_hidden_size=32),
-                                   image_token_index=tok.convert_tokens_to_ids('<image>'))
-        model_cls = T.InstructBlipForConditionalGeneration
-    elif kind == 'blip2':
-        proc = T.Blip2Processor(image_processor=image_processor, tokenizer=tok, num_query_tokens=4)
-        text = T.OPTConfig(vocab_size=len(tok), hidden_size=32, ffn_dim=64, num_hidden_layers=1, num_attention_heads=2,
-                           word_embed_proj_dim=32, bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
-        cfg = T.Blip2Config(vision_config=vision, text_config=text.to_dict(), num_query_tokens=4,
-                            qformer_config=dict(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64,
-                                                encoder_hidden_size=32),
-                            image_token_index=tok.convert_tokens_to_ids('<image>'))
-        model_cls = T.Blip2ForConditionalGeneration
-    else: raise ClhoiError(f"kind={kind!r}: 'instructblip' or 'blip2'")
+    image_processor = T.BlipImageProcessor(size={'height': _TINY_IMAGE, 'width': _TINY_IMAGE})
+    vision = dict(**_TINY_BLOCK, intermediate_size=_TINY_FFN, image_size=_TINY_IMAGE, patch_size=_TINY_PATCH)
+    proc, cfg, model_cls = _TINY_KINDS[kind](T, path, _tiny_tokenizer(T), image_processor, vision)
     with seeded(seed): model = model_cls(cfg).eval()
     model.save_pretrained(path); proc.save_pretrained(path)
     return path
@@ -181,7 +205,8 @@ class WorldCaptionTeacher(Teacher):
     "HOI World's ground-truth captions as the teacher's captions, and the interactions they name as its parse."
     name = 'world-captions'
     def __init__(self, captions:dict[str, str]): # file name -> caption (`clhoi.world.load_world`'s third value)
-        from clhoi.world import PHRASES, TEMPLATE
+        from clhoi.world_captions import PHRASES
+        from clhoi.world_templates import TEMPLATE
         self.captions = captions
         phrases = sorted(((p, t) for t, ps in PHRASES.items() for p in ps), key=lambda pt: -len(pt[0]))
         self._phrases = [(re.compile(r'\b' + re.escape(p) + r'\b'), TEMPLATE[t]) for p, t in phrases]
@@ -198,46 +223,58 @@ class WorldCaptionTeacher(Teacher):
             lines, text = [], c
             for rx, t in self._phrases:
                 if rx.search(text):
-                    text = rx.sub(' ', text)                       # a shorter phrase inside a longer one isn't counted twice
+                    text = rx.sub(' ', text)            # a shorter phrase inside a longer one isn't counted twice
                     lines += [f"*{v.replace('_', ' ')}, {t.obj}." for v in t.verbs if v != 'no_interaction']
             out.append('\n'.join(dict.fromkeys(lines)))
         return out
 
 # %% ../nbs/10_teacher.ipynb #79ba1556
 TEACHERS = {'instructblip': InstructBlipTeacher, 'blip2': Blip2Teacher}
+
+# %% ../nbs/10_teacher.ipynb #fcc5fea0
 _MODEL_TYPES = {'instructblip': InstructBlipTeacher, 'blip-2': Blip2Teacher}   # config.json's model_type
 
 def _is_path(name:str) -> bool:
     "Is `name` a path? (A hub id is 'owner/model': no leading '.', '/' or '~', at most one '/'.)"
     return name.startswith(('.', '/', '~')) or name.count('/') > 1 or '\\' in name
 
+def _folder_teacher(name:str, folder:Path) -> type[Teacher]:
+    "The teacher class of a folder written by `save_pretrained`, from its config.json's `model_type`."
+    if not folder.exists(): raise ClhoiError(f"{name}: no such folder")
+    if not folder.is_dir():
+        raise ClhoiError(f"{name}: not a folder: give the folder a teacher was saved to (save_pretrained)")
+    if not (folder / 'config.json').is_file():
+        raise ClhoiError(f"{name}: folder has no config.json: not a saved transformers model "
+                         "(save_pretrained writes one)")
+    cfg = read_json(folder / 'config.json')
+    model_type = cfg.get('model_type', '') if isinstance(cfg, dict) else ''
+    if model_type not in _MODEL_TYPES:
+        raise ClhoiError(f"{name}: model_type {model_type!r} is neither InstructBLIP nor BLIP-2")
+    return _MODEL_TYPES[model_type]
+
 def resolve_teacher(name:str, # 'instructblip', 'blip2', 'world-captions' (alias 'oracle'), a hub id or a local folder
                    ) -> tuple[type[Teacher], str|None]:
     "The teacher class `name` means and its checkpoint, checked on disk (offline: in the hub cache) without torch."
     if name in ('world-captions', 'oracle'): return WorldCaptionTeacher, None
-    p = Path(name).expanduser()
+    folder = Path(name).expanduser()
     if name in TEACHERS: cls, name = TEACHERS[name], TEACHERS[name].default_checkpoint
-    elif p.exists() or _is_path(name):
-        if not p.exists(): raise ClhoiError(f"{name}: no such folder")
-        if not p.is_dir(): raise ClhoiError(f"{name}: not a folder: give the folder a teacher was saved to (save_pretrained)")
-        if not (p / 'config.json').is_file():
-            raise ClhoiError(f"{name}: folder has no config.json: not a saved transformers model (save_pretrained writes one)")
-        cfg = read_json(p / 'config.json')
-        mt = cfg.get('model_type', '') if isinstance(cfg, dict) else ''
-        if mt not in _MODEL_TYPES: raise ClhoiError(f"{name}: model_type {mt!r} is neither InstructBLIP nor BLIP-2")
-        return _MODEL_TYPES[mt], name
+    elif folder.exists() or _is_path(name): return _folder_teacher(name, folder), name
     elif 'blip2' in name.lower() or 'blip-2' in name.lower(): cls = Blip2Teacher
     elif 'instructblip' in name.lower(): cls = InstructBlipTeacher
-    else: raise ClhoiError(f"unknown teacher {name!r}: use instructblip, blip2, world-captions, or a hub id / folder of one of them")
+    else:
+        raise ClhoiError(f"unknown teacher {name!r}: use instructblip, blip2, world-captions, "
+                         "or a hub id / folder of one of them")
     load_checkpoint(lambda name: None, name, cls.what, hub=True)   # its checks only: offline, the hub id must be cached
     return cls, name
 
+# %% ../nbs/10_teacher.ipynb #9be8ab2b
 def make_teacher(name:str, # 'instructblip', 'blip2', 'world-captions' (alias 'oracle'), or a hub id / local folder
                  captions:dict[str, str]|None=None, # the World's captions, for 'world-captions'
                  **kwargs) -> Teacher:
     "A teacher by name; a hub id or folder picks InstructBLIP or BLIP-2 from its config's `model_type`."
     cls, checkpoint = resolve_teacher(name)
     if cls is WorldCaptionTeacher:
-        if captions is None: raise ClhoiError("the 'world-captions' teacher needs the World's captions (use --dataset world)")
+        if captions is None:
+            raise ClhoiError("the 'world-captions' teacher needs the World's captions (use --dataset world)")
         return WorldCaptionTeacher(captions)
     return cls(checkpoint, **kwargs)

@@ -13,7 +13,9 @@ from .core import ClhoiError, check_range
 __all__ = ['SPLITS', 'WorldConfig']
 
 # %% ../nbs/02b_world_config.ipynb #b0c0f006
-SPLITS = {'train': 1, 'test': 2, 'pretrain': 3}
+SPLITS = {'train': 1, 'test': 2, 'pretrain': 3}   # split -> its number in every random seed of the World
+
+# %% ../nbs/02b_world_config.ipynb #wcfg0s03
 _RENDERER = 'v1'   # the only drawing version this code makes
 _BOUNDS = dict(seed=(0, 2**31 - 1), n_train=(1, None), n_test=(1, None), n_pretrain=(0, None), image_size=(32, 1024),
                p_two_pairs=(0, 1), p_idle_person=(0, 1), max_distractors=(0, None), min_train_per_template=(0, None),

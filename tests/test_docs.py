@@ -7,7 +7,7 @@ import yaml
 from PIL import Image
 
 from clhoi.core import ClhoiError
-from clhoi.docs import build_docs, SIDEBAR_PARTS
+from clhoi.docs import build_docs
 
 ROOT = Path(__file__).resolve().parents[1]
 NBS = sorted(p for p in (ROOT/'nbs').glob('*.ipynb') if not p.name.startswith(('_', '.')))
@@ -33,7 +33,7 @@ class Collect(logging.Handler):
 @pytest.fixture(scope='module')
 def site(tmp_path_factory):
     repo = copy_repo(tmp_path_factory.mktemp('repo'))
-    log, warned = logging.getLogger('clhoi.docs'), Collect()
+    log, warned = logging.getLogger('clhoi'), Collect()   # clhoi.docs and the modules it builds on (clhoi.docs_site)
     log.addHandler(warned)
     try: out = build_docs(repo, tmp_path_factory.mktemp('out')/'_site')
     finally: log.removeHandler(warned)
@@ -87,7 +87,7 @@ def test_sidebar_lists_exactly_the_notebooks(site):
     assert {page_name(nb) for nb in NBS} <= hrefs, f'pages not in the sidebar: {sorted({page_name(nb) for nb in NBS} - hrefs)}'
 
 def test_sidebar_groups_pages_by_paper_part(site):
-    "Index first, then the paper's parts in reading order, each notebook in its part (the table in 31_docs)."
+    "Index first, then the paper's parts in reading order, each notebook in its part (the table in 30d_docs_site)."
     repo, out, _ = site
     side = yaml.safe_load((repo/'nbs'/'sidebar.yml').read_text())['website']['sidebar']['contents']
     assert side[0] == 'index.ipynb'
@@ -96,7 +96,11 @@ def test_sidebar_groups_pages_by_paper_part(site):
     assert list(sections) == [s for s in order if s in sections], list(sections)
     expected = {'01_labels.ipynb': 'Data and labels', '03_world.ipynb': 'Data and labels', '09_parsing.ipynb': 'Teacher',
                 '10_teacher.ipynb': 'Teacher', '20_evaluation.ipynb': 'Evaluation', '20a_vcoco.ipynb': 'Evaluation',
-                '00_core.ipynb': 'Tools', '30_cli.ipynb': 'Tools', '31_docs.ipynb': 'Tools'}
+                '00_core.ipynb': 'Tools', '30_cli.ipynb': 'Tools', '31_docs.ipynb': 'Tools',
+                '02c_world_templates.ipynb': 'Data and labels', '02g_world_captions.ipynb': 'Data and labels',
+                '20b_vcoco_detections.ipynb': 'Evaluation', '20d_vcoco_evaluate.ipynb': 'Evaluation',
+                '30a_main.ipynb': 'Tools', '30b_docs_pages.ipynb': 'Tools', '30c_docs_readme.ipynb': 'Tools',
+                '30d_docs_site.ipynb': 'Tools'}
     for nb, part in expected.items():
         if (repo/'nbs'/nb).exists(): assert nb in sections[part], f'{nb} not under {part}: {sections}'
     html = (out/'index.html').read_text()
@@ -136,15 +140,15 @@ def test_dataclass_shows_its_fields_and_their_comments(site):
 
 def test_docments_render_as_text_with_links(site):
     _, out, _ = site
-    html = (out/'world.html').read_text()
+    html = (out/'world_scene.html').read_text()
     assert '[`sample_scene`]' not in html and '# from [' not in html, 'a docment shows as raw Markdown'
-    assert re.search(r'<td[^>]*>\s*from <a href="world.html#sample_scene"[^>]*>(<code>)?sample_scene', html), \
+    assert re.search(r'<td[^>]*>\s*from <a href="world_scene.html#sample_scene"[^>]*>(<code>)?sample_scene', html), \
         "render_scene's `graph` docment ('from `sample_scene`') is not a link in a table cell"
 
 def test_pages_show_outputs_and_figures(site):
     "Every page was run: the World pages hold pictures, the index its first look, the labels page printed values."
     _, out, _ = site
-    for page in ('world.html', 'world_audit.html'):
+    for page in ('world.html', 'world_scene.html', 'world_audit.html'):
         assert len(re.findall(r'<img src="data:image/png;base64,', (out/page).read_text())) >= 1, f'{page}: no picture'
     index = text_of((out/'index.html').read_text())
     assert "('ride motorcycle', 154, 138)" in html.unescape(index), 'the index does not show the first look (hico.hoi_name(153), ...)'
@@ -243,10 +247,10 @@ def probe(out:Path, page:str) -> tuple[dict, str]:
     return json.loads(html.unescape(m.group(1))), dom
 
 @needs_chromium
-@pytest.mark.parametrize('page', ['world.html', 'world_audit.html'])
+@pytest.mark.parametrize('page', ['world.html', 'world_scene.html', 'world_audit.html'])
 def test_world_pages_show_pictures_that_load(site, page):
     _, out, _ = site
-    if not (out/page).exists(): pytest.skip(f'{page}: no such page')
+    assert (out/page).exists(), f'{page}: no such page'
     seen, _ = probe(out, page)
     assert seen['images'] >= 1 and seen['loaded'] == seen['images'], f'{page}: pictures {seen}'
 
@@ -254,7 +258,7 @@ def test_world_pages_show_pictures_that_load(site, page):
 def test_signatures_are_not_clipped(site):
     "The code column is wide enough for show_doc's signatures at a 1400-pixel window."
     _, out, _ = site
-    for page in ('world.html', 'world_config.html', 'evaluation.html'):
+    for page in ('world_scene.html', 'world_config.html', 'evaluation.html'):
         if (out/page).exists():
             seen, _ = probe(out, page)
             assert not seen['clipped'], f'{page}: signatures behind a scrollbar: {seen["clipped"]}'

@@ -120,3 +120,68 @@ def test_every_module_is_owned_by_a_notebook():
     exported = {default_exp(nb)[0] for nb in NBS if is_library(nb)}
     modules = {p.stem for p in (ROOT/'clhoi').glob('*.py')} - {'__init__', '_modidx'}
     assert modules <= exported, f'modules no notebook exports (hand-written?): {sorted(modules - exported)}'
+
+# House size (issue 8): one public symbol per export cell, modules under ~400 lines, examples that fit the page
+# (75 characters, as nbdev's and fastcore's own notebooks), functions a reader takes in at once (~40 lines).
+def export_cells(nb): return [src(c) for c in cells(nb) if c['cell_type'] == 'code'
+                              and re.search(r'^#\|\s*export', src(c), re.M)]
+
+def public_names(source:str) -> list[str]:
+    "The public names a cell defines at its top level: functions, classes and assigned constants."
+    names = []
+    for node in ast.parse(source).body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)): names.append(node.name)
+        elif isinstance(node, ast.Assign): names += [t.id for t in node.targets if isinstance(t, ast.Name)]
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name): names.append(node.target.id)
+    return [n for n in names if not n.startswith('_')]
+
+def test_public_names_sees_each_kind():
+    assert public_names("import os\nA = 1\nB: int = 2\n_c = 3\ndef f(): pass\nclass K: pass\ndef _g(): pass") \
+        == ['A', 'B', 'f', 'K']
+
+@pytest.mark.parametrize('nb', [n for n in NBS if is_library(n)], ids=lambda p: p.name)
+def test_one_public_symbol_per_export_cell(nb):
+    crowded = [names for s in export_cells(nb) if len(names := public_names(s)) > 1]
+    assert not crowded, f'export cells with more than one public symbol: {crowded}'
+
+MODULE_LINES = 400
+@pytest.mark.parametrize('path', sorted(p for p in (ROOT/'clhoi').glob('*.py') if p.stem != '_modidx'),
+                         ids=lambda p: p.name)
+def test_module_size(path):
+    n = len(path.read_text().splitlines())
+    assert n <= MODULE_LINES, f'{path.name} has {n} lines: split its notebook by subject (house size ~400)'
+
+EXAMPLE_WIDTH, CODE_WIDTH = 75, 120
+@pytest.mark.parametrize('nb', NBS, ids=lambda p: p.name)
+def test_lines_fit_the_page(nb):
+    wide = []
+    for i, c in enumerate(cells(nb)):
+        if c['cell_type'] != 'code': continue
+        limit = CODE_WIDTH if re.search(r'^#\|\s*export', src(c), re.M) else EXAMPLE_WIDTH
+        wide += [f'cell {i}: {len(l)} > {limit}: {l[:40]}...' for l in src(c).splitlines() if len(l) > limit]
+    assert not wide, f'{len(wide)} lines too wide (examples {EXAMPLE_WIDTH}, library code {CODE_WIDTH}): {wide[:5]}'
+
+FUNCTION_LINES = 40
+def long_functions(source:str, filename:str='<source>') -> list[str]:
+    "Functions whose body runs past FUNCTION_LINES lines (the signature and its docments not counted)."
+    return [f'{n.name} ({n.end_lineno - n.body[0].lineno + 1} lines)' for n in ast.walk(ast.parse(source, filename))
+            if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
+            and n.end_lineno - n.body[0].lineno + 1 > FUNCTION_LINES]
+
+def test_long_functions_counts_the_body():
+    body = '\n'.join(f'    x{i} = {i}' for i in range(FUNCTION_LINES))
+    assert long_functions(f'def f(a,\n      b):\n{body}') == []
+    assert long_functions(f'def f():\n{body}\n    return 1') == [f'f ({FUNCTION_LINES + 1} lines)']
+
+@pytest.mark.parametrize('path', sorted(p for p in (ROOT/'clhoi').glob('*.py') if p.stem != '_modidx'),
+                         ids=lambda p: p.name)
+def test_functions_are_short(path):
+    long = long_functions(path.read_text(), str(path))
+    assert not long, f'{path.name}: split into named steps: {long}'
+
+def test_the_module_map_lists_every_library_notebook():
+    "index.ipynb's module map: one row `| `NB` | `module` | ... |` per library notebook, in file order."
+    text = ''.join(src(c) for c in cells(ROOT/'nbs'/'index.ipynb') if c['cell_type'] == 'markdown')
+    rows = re.findall(r'^\| `(\w+)` \| `([\w.]+)` \|', text, re.M)
+    want = [(nb.stem, default_exp(nb)[0]) for nb in NBS if is_library(nb)]
+    assert rows == want, f'module map rows {rows} != notebooks {want}'

@@ -1,8 +1,7 @@
-"""clhoi.vcoco against an independent plain-Python port of the official V-COCO evaluation.
+"""clhoi's V-COCO evaluation (clhoi.vcoco*) against an independent plain-Python port of the official code.
 
-The port below is written from the protocol (`shared/reference/eval_protocols.md` section 2, after
-`s-gupta/v-coco:vsrl_eval.py`): plain loops, one image and one detection at a time, no code shared with
-clhoi.vcoco. Where the official code is undefined (unstable sort, crashes) it follows the conventions clhoi.vcoco
+The port below is written from the official evaluation (`s-gupta/v-coco: vsrl_eval.py`): plain loops, one image
+and one detection at a time, no code shared with clhoi.vcoco*. Where the official code is undefined (unstable sort, crashes) it follows the conventions clhoi.vcoco
 documents: stable sorts ('input': Python's stable sort by descending score; 'reversed': stable ascending sort,
 reversed), AP NaN for npos = 0, 0 without detections, FP on an image without ground-truth persons.
 """
@@ -14,9 +13,11 @@ import pytest
 from clhoi.core import ClhoiError
 from cli_helpers import clhoi, one_line_error
 from clhoi.labels import v_coco
-from clhoi.vcoco import (evaluate_vcoco, load_vcoco_detections, save_vcoco_detections, load_vcoco_gt,
-                         detections_from_dicts, detections_to_dicts, vcoco_ap, gt_from_qpic, detections_from_qpic,
-                         VCocoDetections, VCocoGroundTruth)
+from clhoi.vcoco import load_vcoco_gt, VCocoGroundTruth
+from clhoi.vcoco_detections import (load_vcoco_detections, save_vcoco_detections, detections_from_dicts,
+                                    detections_to_dicts, VCocoDetections)
+from clhoi.vcoco_ap import vcoco_ap
+from clhoi.vcoco_evaluate import evaluate_vcoco, gt_from_qpic, detections_from_qpic
 
 LAB = v_coco()
 ACTIONS = list(LAB.actions)
