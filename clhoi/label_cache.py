@@ -14,7 +14,7 @@ from tqdm.auto import tqdm
 from .core import ClhoiError, atomic_write, check_range, exclusive_lock
 from .labels import LabelSpace, coco_objects, hico_det
 from .data import load_hoi_file
-from .parsing import parse_pairs, has_action_verb, sample_negatives
+from .parsing import parse_pairs, has_action_verb, sample_negatives, to_label_verb
 from .teacher import Generation, Teacher, make_teacher, resolve_teacher, build_tiny_teacher
 
 # %% auto #0
@@ -295,7 +295,8 @@ def label_statistics(records:list[dict], # label-cache records
     hits = n_pred = n_true = 0
     teacher_verbs, true_verbs = Counter(), Counter()
     for r in recs:
-        pred = {tuple(p) for p in r['pairs']}; true = truth[r['file_name']]
+        pred = {(to_label_verb(v, labels) or v, o) for v, o in r['pairs']}
+        true = truth[r['file_name']]
         hits += len(pred & true); n_pred += len(pred); n_true += len(true)
         teacher_verbs.update({v for v, _ in pred}); true_verbs.update({v for v, _ in true})
     verbs = sorted(set(teacher_verbs) | set(true_verbs), key=lambda v: (-true_verbs[v], -teacher_verbs[v], v))

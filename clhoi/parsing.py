@@ -13,8 +13,8 @@ from lemminflect import getLemma
 from .labels import LabelSpace, asset_path, coco_objects, hico_det, v_coco
 
 # %% auto #0
-__all__ = ['OBJECT_SYNONYMS', 'PARTICLES', 'STATIVE_VERBS', 'clean_object', 'lemma_verb', 'negative_verbs', 'parse_pairs',
-           'to_label_verb', 'has_action_verb', 'sample_negatives']
+__all__ = ['OBJECT_SYNONYMS', 'PARTICLES', 'VERB_SYNONYMS', 'STATIVE_VERBS', 'clean_object', 'lemma_verb', 'negative_verbs',
+           'parse_pairs', 'to_label_verb', 'has_action_verb', 'sample_negatives']
 
 # %% ../nbs/09_parsing.ipynb #c0017148
 OBJECT_SYNONYMS = {
@@ -52,6 +52,8 @@ _DETERMINERS = frozenset('a an the his her their its my your our this that these
 _QUANTITIES = frozenset('pair piece slice bunch couple group set stack'.split())
 _CUT_AT = frozenset('in on at with near behind under over from for while during into onto by across through along '
                     'around beside next against toward towards to of as and or while who which that'.split())
+_ADVERBS = frozenset('indoors outdoors inside outside overhead nearby here there away out off along together alone '
+                     'up down high aloft upstairs downstairs ahead aside today now again too'.split())  # 'cup indoors'
 _AUX = frozenset('is are was were am be been being has have had do does did will would can could may might shall '
                  'should must seems seem appears appear'.split())
 _WORD = re.compile(r"[a-z][a-z'\-]*")
@@ -74,8 +76,8 @@ def clean_object(phrase:str) -> str:
     words = drop_determiners(words)
     words = ['glass' if w == 'glasses' and words[i+1:i+2] == ['of'] else w for i, w in enumerate(words)]  # of wine
     if len(words) > 2 and words[0] in _QUANTITIES and words[1] == 'of': words = words[2:]   # 'pair of skis'
-    for i, w in enumerate(words):                      # 'kites in a field' -> 'kites'
-        if w in _CUT_AT and i > 0: words = words[:i]; break
+    for i, w in enumerate(words):                      # 'kites in a field' -> 'kites'; 'nearby' -> ''
+        if (w in _CUT_AT and i > 0) or w in _ADVERBS: words = words[:i]; break
     words = drop_determiners(words)
     words = [w.strip("'-") for w in words if w.strip("'-")]
     if not words: return ''
@@ -135,6 +137,8 @@ _SUBJECT_SPAN = 8        # an auxiliary among a part's first 8 words ends its su
 _BARE_OBJECT_WORDS = 3   # 'and a fork': a part of at most 3 words and no verb is an object sharing the verb before it
 _TRIPLET_VERB_WORDS = 3  # an item is a triplet when its verb part has at most 3 words ('sitting on, bench')
 _MAX_VERB_WORDS, _MAX_OBJECT_WORDS = 4, 6   # longer parts are sentences, not a triplet's verb or object
+_PROXIMITY = frozenset('next beside besides near nearby alongside by close'.split())  # 'stands next to': where
+_PARTITIVE = frozenset('them us these those the'.split())   # 'one of them rides': 'of them' is part of the subject
 
 def _is_person(phrase:str) -> bool:
     return clean_object(phrase) == 'person' or phrase.strip().lower() in _PERSON_PRONOUNS
@@ -155,10 +159,29 @@ def _drop_subject(words:list[str]) -> tuple[list[str], bool, bool]:
     "(the words after any subject and auxiliary, had an auxiliary, had a subject): 'the man is riding' -> ['riding']."
     aux = [i for i, w in enumerate(words[:_SUBJECT_SPAN]) if w in _AUX]
     if aux: words = words[aux[0] + 1:]                                   # 'the persons ... are flying' -> 'flying'
-    had_subject = False
-    while words and (words[0] in _DETERMINERS or _is_person(words[0]) or words[0] in ('also', 'both')):
-        had_subject |= _is_person(words[0]); words = words[1:]
+    had_subject = dropped = False
+    while words and (words[0] in _DETERMINERS or _is_person(words[0]) or words[0] in ('also', 'both', 'them')
+                     or (dropped and words[0] == 'of' and words[1:2] and words[1] in _PARTITIVE)):
+        had_subject |= _is_person(words[0]) or words[0] == 'of'; dropped = True; words = words[1:]
     return words, bool(aux), had_subject
+
+def _is_thing(word:str) -> bool:
+    "Is `word` an object noun (a COCO name or synonym, not a person)? ('a skateboard lies nearby': the subject)"
+    name = clean_object(word)
+    return name not in ('', 'person') and (name in _KNOWN_OBJECTS or word in OBJECT_SYNONYMS)
+
+_PRONOUN_SUBJECTS = ('one', 'another', 'them')   # 'one cycles along', 'one of them cycles' (never a plural noun)
+
+def _is_verb_after(subject:str, word:str) -> bool:
+    "Is `word` a verb after `subject`: a known one, or an inflected form after a person ('someone cycles')?"
+    if _looks_like_verb(word): return True
+    inflected = word.isalpha() and word.endswith(('s', 'ed')) and getLemma(word, upos='VERB')[0] != word
+    return inflected and (subject in _PRONOUN_SUBJECTS or _is_person(subject))
+
+def _no_interaction(words:list[str]) -> bool:
+    "Does a verb part say no interaction: a thing as subject ('a ball lies'), or a place ('stands next to a chair')?"
+    thing_subject = len(words) > 1 and _is_thing(words[0]) and _looks_like_verb(words[1]) and not _is_thing(words[1])
+    return thing_subject or (len(words) > 1 and words[1] in _PROXIMITY)
 
 def _bare_object(words:list[str]) -> str:
     "The object of a part that is only an object ('a fork' of 'holding a knife and a fork'), else ''."
@@ -171,8 +194,11 @@ def _phrase_pairs(phrase:str) -> list[tuple[str, str]]:
     "'the man is riding a horse and holding a kite and a cup' -> [('ride', 'horse'), ('hold', 'kite'), ('hold', 'cup')]"
     out = []
     for part in re.split(r"\band\b|\bwhile\b|\bwhilst\b|,", phrase):
-        words, had_aux, had_subject = _drop_subject(_WORD.findall(part.lower()))
-        if len(words) < 2 or not _looks_like_verb(words[0]):
+        all_words = _WORD.findall(part.lower())
+        words, had_aux, had_subject = _drop_subject(all_words)
+        subject = all_words[len(all_words) - len(words) - 1] if len(words) < len(all_words) else ''
+        if _no_interaction(words): continue
+        if len(words) < 2 or not _is_verb_after(subject, words[0]):
             # a bare object after 'and' or ',' shares the verb before it
             if out and not had_aux and not had_subject and (obj := _bare_object(words)): out.append((out[-1][0], obj))
             continue
@@ -189,6 +215,7 @@ def _triplet_pairs(parts:list[str]) -> list[tuple[str, str]]:
     verb_words, object_words = _WORD.findall(parts[0].lower()), _WORD.findall(parts[1].lower())
     if len(object_words) > _MAX_OBJECT_WORDS or any(w in _AUX for w in object_words): return []
     verb = lemma_verb(parts[0])
+    if verb_words and (verb_words[0] in _CUT_AT | _ADVERBS or _no_interaction(verb_words)): return []  # 'On a beach,'
     not_a_verb = (not verb_words or len(verb_words) > _MAX_VERB_WORDS
                   or all(w in _NOT_VERBS | _AUX for w in verb_words) or verb.split('_')[0] in _NOT_VERBS)
     if verb != 'no_interaction' and not_a_verb: return []
@@ -284,18 +311,29 @@ def parse_pairs(text:str, # the teacher's raw answer to the parse prompt
                 if (verb, obj) not in out: out.append((verb, obj))
     return out
 
+# %% ../nbs/09_parsing.ipynb #vsyncd01
+VERB_SYNONYMS = {'drink': 'drink_with', 'drink_from': 'drink_with', 'drink_out': 'drink_with', 'sip': 'drink_with',
+                 'cycle': 'ride', 'bike': 'ride', 'pedal': 'ride', 'surf': 'ride', 'skateboard': 'ride',
+                 'snowboard': 'ride', 'lead': 'walk', 'toss': 'throw', 'hurl': 'throw', 'lay_on': 'lie_on'}
+
 # %% ../nbs/09_parsing.ipynb #a91f7f99
-def to_label_verb(verb:str, # a verb from `parse_pairs` ('sit_on', 'ride', 'sit on')
-                  labels, # a `LabelSpace` (its `verbs`) or `VCocoLabels` (its `actions`)
-                 ) -> str|None:
-    "The label space's name for `verb`, or None."
-    names = getattr(labels, 'verbs', None) or labels.actions
-    v = '_'.join(verb.lower().replace('_', ' ').split())
+def _label_name(v:str, names) -> str|None:
+    "`v` ('sit_on') as one of `names`: itself, its head word, or the one name that starts with it; else None."
     if v in names: return v
     head = v.split('_')[0]
     if head in names: return head
     starts = [n for n in names if n.startswith(v + '_')]
     return starts[0] if len(starts) == 1 else None
+
+def to_label_verb(verb:str, # a verb from `parse_pairs` ('sit_on', 'ride', 'sit on')
+                  labels, # a `LabelSpace` (its `verbs`) or `VCocoLabels` (its `actions`)
+                 ) -> str|None:
+    "The label space's name for `verb` (directly, else through `VERB_SYNONYMS`), or None."
+    names = getattr(labels, 'verbs', None) or labels.actions
+    v = '_'.join(verb.lower().replace('_', ' ').split())
+    if (name := _label_name(v, names)): return name
+    synonym = VERB_SYNONYMS.get(v) or VERB_SYNONYMS.get(v.split('_')[0])
+    return _label_name(synonym, names) if synonym else None
 
 # %% ../nbs/09_parsing.ipynb #9b998aaa
 STATIVE_VERBS = frozenset('be have do appear seem look_like become remain exist contain include show depict feature '

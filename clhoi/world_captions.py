@@ -8,9 +8,10 @@ from __future__ import annotations
 import numpy as np
 
 from .world_scene import SceneGraph
+from .world_templates import TEMPLATE
 
 # %% auto #0
-__all__ = ['PHRASES', 'PLACES', 'write_caption']
+__all__ = ['PHRASES', 'STATED_VERBS', 'PLACES', 'write_caption', 'caption_and_stated_pairs']
 
 # %% ../nbs/02g_world_captions.ipynb #8b50e101
 PHRASES = {
@@ -32,6 +33,30 @@ PHRASES = {
     'umbrella_under': ('stands under an umbrella', 'holds an umbrella overhead'),
     'umbrella_carry': ('carries a closed umbrella', 'carries an umbrella'),
     'chair_sit': ('sits on a chair', 'is sitting on a chair'), 'chair_idle': ('stands next to a chair',),
+}
+
+# %% ../nbs/02g_world_captions.ipynb #stvcd001
+STATED_VERBS = {
+    'holds a ball': ('hold',), 'is holding a ball': ('hold',), 'throws a ball': ('throw',),
+    'is throwing a ball': ('throw',), 'catches a ball': ('catch',), 'is catching a ball': ('catch',),
+    'kicks a ball': ('kick',), 'kicks a soccer ball': ('kick',), 'stands next to a ball': (),
+    'holds a frisbee': ('hold',), 'throws a frisbee': ('throw',), 'is throwing a frisbee': ('throw',),
+    'catches a frisbee': ('catch',), 'is catching a frisbee': ('catch',),
+    'flies a kite': ('fly',), 'is flying a kite': ('fly',), 'holds a kite': ('hold',),
+    'holds a kite at their side': ('hold',),
+    'rides a bicycle': ('ride',), 'is riding a bike': ('ride',), 'cycles along on a bicycle': ('ride',),
+    'walks a bicycle': ('walk',), 'pushes a bike along': ('walk',), 'stands beside a bicycle': (),
+    'rides a horse': ('ride',), 'is riding a horse': ('ride',), 'races a horse': ('race',),
+    'rides a horse in a race': ('ride', 'race'), 'walks a horse': ('walk',), 'leads a horse by the reins': ('walk',),
+    'rides a surfboard': ('ride',), 'surfs on a surfboard': ('ride',),
+    'stands on a surfboard on the sand': ('stand_on',),
+    'carries a surfboard': ('carry',), 'carries a surfboard under one arm': ('carry',),
+    'rides a skateboard': ('ride',), 'is riding a skateboard': ('ride',), 'carries a skateboard': ('carry',),
+    'drinks from a cup': ('drink_with',), 'sips from a cup': ('drink_with',), 'holds a cup': ('hold',),
+    'reads a book': ('read',), 'is reading a book': ('read',), 'holds a closed book': ('hold',),
+    'holds a book': ('hold',), 'stands under an umbrella': ('stand_under',), 'holds an umbrella overhead': ('hold',),
+    'carries a closed umbrella': ('carry',), 'carries an umbrella': ('carry',),
+    'sits on a chair': ('sit_on',), 'is sitting on a chair': ('sit_on',), 'stands next to a chair': (),
 }
 
 # %% ../nbs/02g_world_captions.ipynb #d5f877fa
@@ -60,10 +85,8 @@ def _sentence(n:int, place:str, vps:list[str], pick) -> str:
                             f"{_capital(place)}, one person {vps[0]} and another {vps[1]}."])
     return f"Three people are {place}; one {vps[0]}, another {vps[1]}, and the third stands by."
 
-def write_caption(graph:SceneGraph, # from `sample_scene`
-                  rng:np.random.Generator, # picks among phrasings
-                 ) -> str:
-    "A one- or two-sentence caption of the scene graph naming the salient interactions (not who is where)."
+def _caption_parts(graph:SceneGraph, rng:np.random.Generator) -> tuple[str, list[tuple[str, str]]]:
+    "(the caption, the (template, phrase) of every pair it names): the one place captions are written."
     pick = lambda options: options[rng.integers(len(options))]
     place = pick(PLACES[graph.scene])
     salient = [t for _, _, t in graph.pairs if t not in _IDLE or rng.random() < _P_IDLE_SAID]
@@ -74,4 +97,19 @@ def write_caption(graph:SceneGraph, # from `sample_scene`
     loose = [graph.categories[i] for i in range(n, len(graph.categories)) if i not in paired]
     if loose and rng.random() < _P_LOOSE_SAID:
         text += f" A{'n' if loose[0][0] in 'aeiou' else ''} {loose[0]} lies nearby."
-    return text
+    return text, list(zip(salient, vps))
+
+def write_caption(graph:SceneGraph, # from `sample_scene`
+                  rng:np.random.Generator, # picks among phrasings
+                 ) -> str:
+    "A one- or two-sentence caption of the scene graph naming the salient interactions (not who is where)."
+    return _caption_parts(graph, rng)[0]
+
+# %% ../nbs/02g_world_captions.ipynb #capcd001
+def caption_and_stated_pairs(graph:SceneGraph, # from `sample_scene`
+                             rng:np.random.Generator, # picks among phrasings (as in `write_caption`)
+                            ) -> tuple[str, list[tuple[str, str]]]:
+    "(`write_caption`'s caption, the (verb, object) pairs it states), the pairs in order and without repeats."
+    text, said = _caption_parts(graph, rng)
+    pairs = [(verb, TEMPLATE[t].obj) for t, phrase in said for verb in STATED_VERBS[phrase]]
+    return text, list(dict.fromkeys(pairs))
