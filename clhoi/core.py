@@ -4,14 +4,14 @@
 
 # %% ../nbs/00_core.ipynb #ae55d6bb
 from __future__ import annotations
-import contextlib, fcntl, os, random, tempfile
+import contextlib, fcntl, hashlib, os, random, tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
 # %% auto #0
 __all__ = ['ClhoiError', 'set_seed', 'seeded', 'get_device', 'cache_dir', 'check_range', 'parse_json', 'read_json',
-           'current_umask', 'atomic_write', 'exclusive_lock', 'MissingCheckpointError', 'is_offline', 'in_hub_cache',
-           'missing_checkpoint_message', 'load_checkpoint']
+           'current_umask', 'atomic_write', 'file_sha256', 'exclusive_lock', 'MissingCheckpointError', 'is_offline',
+           'in_hub_cache', 'missing_checkpoint_message', 'load_checkpoint']
 
 # %% ../nbs/00_core.ipynb #461d4070
 class ClhoiError(Exception):
@@ -122,6 +122,15 @@ def atomic_write(path:str|Path, # the file to write (replaced whole if it exists
         with contextlib.suppress(FileNotFoundError): os.unlink(tmp)
         raise
     return path
+
+# %% ../nbs/00_core.ipynb #c0re0h02
+def file_sha256(path:str|Path, # the file to hash
+               ) -> str:       # 64 hex digits
+    "The SHA-256 of a file's bytes, read in 1 MiB chunks."
+    digest = hashlib.sha256()
+    with open(path, 'rb') as f:
+        while chunk := f.read(1 << 20): digest.update(chunk)
+    return digest.hexdigest()
 
 # %% ../nbs/00_core.ipynb #c0re0009
 @contextmanager

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 from pycocotools.coco import COCO
 
-from .core import ClhoiError
+from .core import ClhoiError, atomic_write
 from .labels import v_coco
 from .data import load_json, _short
 
@@ -324,5 +324,7 @@ def write_vcoco_example(folder, # where to write `vcoco_test.json` and `instance
                      _example_ann(16, 1, cup, [5, 5, 1, 10]),         # w = 1: x2 = x1, dropped
                      _example_ann(21, 2, person, [0, 0, 50, 80])])
     paths = Path(folder)/'vcoco_test.json', Path(folder)/'instances_vcoco_all_2014.json'
-    paths[0].write_text(json.dumps(_example_vcoco_json())); paths[1].write_text(json.dumps(instances))
+    if (there := [p for p in paths if p.exists()]):   # never over a real dataset's files
+        raise ClhoiError(f"{there[0]} exists: write the example into an empty folder")
+    atomic_write(paths[0], json.dumps(_example_vcoco_json())); atomic_write(paths[1], json.dumps(instances))
     return paths

@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from .core import ClhoiError, atomic_write, cache_dir, current_umask, parse_json, read_json
+from .core import (ClhoiError, atomic_write, cache_dir, current_umask, file_sha256, parse_json,
+                        read_json)
 from .labels import LabelSpace, coco_objects, hico_det, rare_from_counts, register_label_space
 from .data import load_hoi_file, save_hoi_file
 from .world_config import SPLITS, WorldConfig
@@ -115,16 +116,10 @@ def world_config_from(root:str|Path, # a World folder (what `build_world` return
     return _read_manifest(Path(root))[1]
 
 # %% ../nbs/03_world.ipynb #fe6ffedf
-def _sha256(path:Path) -> str:
-    h = hashlib.sha256()
-    with open(path, 'rb') as f:
-        while chunk := f.read(1 << 20): h.update(chunk)
-    return h.hexdigest()
-
 def _file_table(folder:Path) -> dict[str, list]:
     "{path below `folder`: [size, sha256]} of every file but the manifest, in sorted order."
     files = sorted(p for p in folder.rglob('*') if p.is_file() and p != folder / 'world.json')
-    return {p.relative_to(folder).as_posix(): [p.stat().st_size, _sha256(p)] for p in files}
+    return {p.relative_to(folder).as_posix(): [p.stat().st_size, file_sha256(p)] for p in files}
 
 def _listed_files(root:Path, m:dict) -> dict[str, list]:
     "The manifest's `files` table, checked for shape; older manifests (no table) are refused."
@@ -150,7 +145,7 @@ def _damage(root:Path, files:dict[str, list], hashes:bool=False) -> list[str]:
         if not stat.S_ISREG(st.st_mode): bad.append(f"{rel} (not a file)")
         elif st.st_size != size: bad.append(f"{rel} ({st.st_size} bytes, expected {size})")
         elif hashes:
-            try: same = _sha256(p) == digest
+            try: same = file_sha256(p) == digest
             except OSError as e: bad.append(f"{rel} (unreadable: {e.strerror or e})"); continue
             if not same: bad.append(f"{rel} (content changed)")
     return bad

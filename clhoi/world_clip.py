@@ -14,10 +14,10 @@ import open_clip
 import torch
 import torch.nn.functional as F
 from PIL import Image
-from safetensors.torch import save_file
+import safetensors.torch
 from tqdm.auto import tqdm
 
-from .core import ClhoiError, current_umask, seeded
+from .core import ClhoiError, atomic_write, seeded
 from .world_config import WorldConfig
 from .world import load_world, world_label_space
 from .world_models import WORLD_MODELS, world_model_dir, write_card
@@ -176,9 +176,10 @@ def save_world_clip(model:open_clip.CLIP, # a trained World CLIP
     size = model_cfg['vision_cfg']['image_size']
     pre = dict(size=[size, size], mean=_MEAN.tolist(), std=_STD.tolist(), interpolation='bicubic',
                resize_mode='shortest')
-    (folder / 'open_clip_config.json').write_text(json.dumps({'model_cfg': model_cfg, 'preprocess_cfg': pre}, indent=1))
-    save_file({k: v.detach().half().contiguous() for k, v in model.state_dict().items()}, folder / WEIGHTS)
-    os.chmod(folder / WEIGHTS, 0o666 & ~current_umask())   # safetensors writes it private; the package ships it
+    config = {'model_cfg': model_cfg, 'preprocess_cfg': pre}
+    atomic_write(folder / 'open_clip_config.json', json.dumps(config, indent=1))
+    weights = {k: v.detach().half().contiguous() for k, v in model.state_dict().items()}
+    atomic_write(folder / WEIGHTS, safetensors.torch.save(weights))   # whole or not at all; mode from the umask
     return folder
 
 # %% ../nbs/04a_world_clip.ipynb #c81a5d0d

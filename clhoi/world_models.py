@@ -4,12 +4,12 @@
 
 # %% ../nbs/04_world_models.ipynb #2993dace
 from __future__ import annotations
-import hashlib, json, os
+import json, os
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from .core import ClhoiError, atomic_write, read_json
+from .core import ClhoiError, atomic_write, file_sha256, read_json
 
 # %% auto #0
 __all__ = ['WORLD_MODELS', 'WORLD_MODELS_ENV', 'WorldModel', 'world_model_dir', 'write_card', 'read_card']
@@ -53,19 +53,13 @@ def world_model_dir(name:str, # a key of WORLD_MODELS ('world-clip')
     return folder
 
 # %% ../nbs/04_world_models.ipynb #6b5104d7
-def _sha256(path:Path) -> str:
-    h = hashlib.sha256()
-    with open(path, 'rb') as f:
-        while chunk := f.read(1 << 20): h.update(chunk)
-    return h.hexdigest()
-
 def write_card(folder:str|Path, # a World model folder (weights already written)
                card:dict, # command, seed, data, cpu_seconds, metrics, ...
                weights:str, # the weights file inside `folder`
               ) -> dict:
     "Write `folder/card.json`: `card` plus the weights file's name, size and sha256; return what was written."
     path = Path(folder) / weights
-    full = dict(card, weights={'file': weights, 'bytes': path.stat().st_size, 'sha256': _sha256(path)})
+    full = dict(card, weights={'file': weights, 'bytes': path.stat().st_size, 'sha256': file_sha256(path)})
     atomic_write(Path(folder) / 'card.json', json.dumps(full, indent=1) + '\n')
     return full
 
@@ -78,7 +72,7 @@ def read_card(name:str, # a key of WORLD_MODELS
     if not path.is_file():
         raise ClhoiError(f"World model {name!r}: no card at {path}; {WORLD_MODELS[name].retrain_hint}")
     card = read_json(path)
-    if check and card.get('weights', {}).get('sha256') != _sha256(folder / WORLD_MODELS[name].weights):
+    if check and card.get('weights', {}).get('sha256') != file_sha256(folder / WORLD_MODELS[name].weights):
         raise ClhoiError(f"World model {name!r}: {folder / WORLD_MODELS[name].weights} is not the file its card "
                          f"describes (sha256 differs); {WORLD_MODELS[name].retrain_hint}")
     return card
