@@ -159,7 +159,7 @@ def evaluate_command(dataset:Param('hico-det, v-coco, or world (HICO-DET protoco
 
 # %% ../nbs/30_cli.ipynb #c1c0de02
 def teach_command(dataset:str='world', # world, hico-det, v-coco (or leave it and give --images)
-                  teacher:str='world-captions', # instructblip, blip2, world-captions (alias oracle), a hub id or folder
+                  teacher:str='world-captions', # instructblip, blip2, world-instructblip/-blip2/-captions, hub id, dir
                   out:str='labels.jsonl', # the label cache; an interrupted run resumes from it
                   split:str='train', # train or test
                   root:str=None, # the dataset folder (real data: images/ and annotations/; World: clhoi world --out)

@@ -4,7 +4,7 @@
 
 # %% ../nbs/10_teacher.ipynb #93813a99
 from __future__ import annotations
-import importlib, re
+import importlib
 from dataclasses import dataclass, asdict, field
 from functools import cached_property
 from pathlib import Path
@@ -13,10 +13,14 @@ from PIL import Image
 
 from .core import ClhoiError, get_device, load_checkpoint, read_json, seeded
 from .parsing import parse_pairs
+from .world_models import world_model_dir
+
+
 
 # %% auto #0
-__all__ = ['CAPTION_PROMPT', 'PARSE_PROMPT', 'TEACHERS', 'Generation', 'Teacher', 'HFTeacher', 'InstructBlipTeacher',
-           'Blip2Teacher', 'build_tiny_teacher', 'WorldCaptionTeacher', 'resolve_teacher', 'make_teacher']
+__all__ = ['CAPTION_PROMPT', 'PARSE_PROMPT', 'TEACHERS', 'WORLD_TEACHERS', 'Generation', 'Teacher', 'HFTeacher',
+           'InstructBlipTeacher', 'Blip2Teacher', 'build_tiny_teacher', 'WorldCaptionTeacher', 'resolve_teacher',
+           'make_teacher']
 
 # %% ../nbs/10_teacher.ipynb #218bbd27
 CAPTION_PROMPT = "What are the persons doing in the image?"
@@ -205,11 +209,7 @@ class WorldCaptionTeacher(Teacher):
     "HOI World's ground-truth captions as the teacher's captions, and the interactions they name as its parse."
     name = 'world-captions'
     def __init__(self, captions:dict[str, str]): # file name -> caption (`clhoi.world.load_world`'s third value)
-        from clhoi.world_captions import PHRASES
-        from clhoi.world_templates import TEMPLATE
         self.captions = captions
-        phrases = sorted(((p, t) for t, ps in PHRASES.items() for p in ps), key=lambda pt: -len(pt[0]))
-        self._phrases = [(re.compile(r'\b' + re.escape(p) + r'\b'), TEMPLATE[t]) for p, t in phrases]
 
     def caption(self, images:list) -> list[str]:
         names = [Path(im).name if isinstance(im, (str, Path)) else getattr(im, 'filename', '') for im in images]
@@ -218,18 +218,23 @@ class WorldCaptionTeacher(Teacher):
         return [self.captions[Path(n).name] for n in names]
 
     def parse_raw(self, captions:list[str]) -> list[str]:
+        "Every verb of every template a caption's phrases name (implied ones too), one line per pair."
+        from clhoi.world_captions import phrases_in
+        from clhoi.world_templates import TEMPLATE
         out = []
         for c in captions:
-            lines, text = [], c
-            for rx, t in self._phrases:
-                if rx.search(text):
-                    text = rx.sub(' ', text)            # a shorter phrase inside a longer one isn't counted twice
-                    lines += [f"*{v.replace('_', ' ')}, {t.obj}." for v in t.verbs if v != 'no_interaction']
+            lines = [f"*{v.replace('_', ' ')}, {TEMPLATE[t].obj}." for _, t in phrases_in(c)
+                     for v in TEMPLATE[t].verbs if v != 'no_interaction']
             out.append('\n'.join(dict.fromkeys(lines)))
         return out
 
+
 # %% ../nbs/10_teacher.ipynb #79ba1556
 TEACHERS = {'instructblip': InstructBlipTeacher, 'blip2': Blip2Teacher}
+
+# %% ../nbs/10_teacher.ipynb #wtcd0001
+WORLD_TEACHERS = ('world-instructblip', 'world-blip2')   # HOI World's teachers, shipped in clhoi/assets (10e)
+
 
 # %% ../nbs/10_teacher.ipynb #fcc5fea0
 _MODEL_TYPES = {'instructblip': InstructBlipTeacher, 'blip-2': Blip2Teacher}   # config.json's model_type
@@ -252,20 +257,26 @@ def _folder_teacher(name:str, folder:Path) -> type[Teacher]:
         raise ClhoiError(f"{name}: model_type {model_type!r} is neither InstructBLIP nor BLIP-2")
     return _MODEL_TYPES[model_type]
 
-def resolve_teacher(name:str, # 'instructblip', 'blip2', 'world-captions' (alias 'oracle'), a hub id or a local folder
+def resolve_teacher(name:str, # 'instructblip', 'blip2', a `WORLD_TEACHERS` name, 'world-captions', a hub id or folder
                    ) -> tuple[type[Teacher], str|None]:
     "The teacher class `name` means and its checkpoint, checked on disk (offline: in the hub cache) without torch."
     if name in ('world-captions', 'oracle'): return WorldCaptionTeacher, None
+    if name in WORLD_TEACHERS:                 # the shipped folder; a one-line error naming its notebook if absent
+        folder = world_model_dir(name)
+        return _folder_teacher(str(folder), folder), str(folder)
     folder = Path(name).expanduser()
     if name in TEACHERS: cls, name = TEACHERS[name], TEACHERS[name].default_checkpoint
     elif folder.exists() or _is_path(name): return _folder_teacher(name, folder), name
     elif 'blip2' in name.lower() or 'blip-2' in name.lower(): cls = Blip2Teacher
     elif 'instructblip' in name.lower(): cls = InstructBlipTeacher
     else:
-        raise ClhoiError(f"unknown teacher {name!r}: use instructblip, blip2, world-captions, "
-                         "or a hub id / folder of one of them")
+        known = ', '.join(['instructblip', 'blip2', *WORLD_TEACHERS, 'world-captions'])
+        raise ClhoiError(f"unknown teacher {name!r}: use {known}, or a hub id / folder of one of them")
     load_checkpoint(lambda name: None, name, cls.what, hub=True)   # its checks only: offline, the hub id must be cached
     return cls, name
+
+
+
 
 # %% ../nbs/10_teacher.ipynb #9be8ab2b
 def make_teacher(name:str, # 'instructblip', 'blip2', 'world-captions' (alias 'oracle'), or a hub id / local folder

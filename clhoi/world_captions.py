@@ -4,14 +4,16 @@
 
 # %% ../nbs/02g_world_captions.ipynb #6bcb409b
 from __future__ import annotations
+import re
 
 import numpy as np
 
 from .world_scene import SceneGraph
 from .world_templates import TEMPLATE
 
+
 # %% auto #0
-__all__ = ['PHRASES', 'STATED_VERBS', 'PLACES', 'write_caption', 'caption_and_stated_pairs']
+__all__ = ['PHRASES', 'STATED_VERBS', 'PLACES', 'write_caption', 'caption_and_stated_pairs', 'phrases_in']
 
 # %% ../nbs/02g_world_captions.ipynb #8b50e101
 PHRASES = {
@@ -113,3 +115,17 @@ def caption_and_stated_pairs(graph:SceneGraph, # from `sample_scene`
     text, said = _caption_parts(graph, rng)
     pairs = [(verb, TEMPLATE[t].obj) for t, phrase in said for verb in STATED_VERBS[phrase]]
     return text, list(dict.fromkeys(pairs))
+
+# %% ../nbs/02g_world_captions.ipynb #phrcd001
+_BY_LENGTH = sorted(((p, t) for t, ps in PHRASES.items() for p in ps), key=lambda pt: -len(pt[0]))
+_PHRASE_RE = [(re.compile(r'\b' + re.escape(p) + r'\b', re.I), p, t) for p, t in _BY_LENGTH]
+
+def phrases_in(caption:str, # a World caption (any case)
+              ) -> list[tuple[str, str]]:
+    "(phrase, template name) of every `PHRASES` phrase in `caption`, in the caption's order; one inside a longer once."
+    found, text = [], caption
+    for rx, p, t in _PHRASE_RE:                        # longest first; a match is blanked out, keeping positions
+        for m in rx.finditer(text): found.append((m.start(), p, t))
+        text = rx.sub(lambda m: ' ' * len(m.group()), text)
+    return [(p, t) for _, p, t in sorted(found)]
+

@@ -29,7 +29,10 @@ class WorldModel:
 # %% ../nbs/04_world_models.ipynb #6e913d54
 WORLD_MODELS = {m.name: m for m in [
     WorldModel('world-clip', 'open_clip_model.safetensors', '04a_world_clip'),
+    WorldModel('world-instructblip', 'model.safetensors', '10e_world_teacher'),
+    WorldModel('world-blip2', 'model.safetensors', '10e_world_teacher'),
 ]}
+
 
 # %% ../nbs/04_world_models.ipynb #aa131603
 WORLD_MODELS_ENV = 'CLHOI_WORLD_MODELS'   # a folder that replaces clhoi/assets as the home of the World models

@@ -16,8 +16,9 @@ def test_wheel_ships_assets_and_entry_point(tmp_path):
                    check=True, capture_output=True)
     whl, = tmp_path.glob('clhoi-*.whl')
     names = zipfile.ZipFile(whl).namelist()
-    shipped = {Path(n).name for n in names if n.startswith('clhoi/assets/')}
-    assets = {p.name for p in (ROOT/'clhoi'/'assets').iterdir() if p.is_file()}
+    shipped = {n for n in names if n.startswith('clhoi/assets/')}
+    home = ROOT/'clhoi'/'assets'                        # label lists, and the World models in sub-folders
+    assets = {f'clhoi/assets/{p.relative_to(home).as_posix()}' for p in home.rglob('*') if p.is_file()}
     assert assets and assets <= shipped, f'missing from the wheel: {sorted(assets - shipped)}'
     ep = next(n for n in names if n.endswith('entry_points.txt'))
     assert 'clhoi = clhoi.cli:main' in zipfile.ZipFile(whl).read(ep).decode()

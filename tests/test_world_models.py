@@ -1,6 +1,6 @@
 """World models outside the notebook: loading by name, the one-line missing-weights error, open_clip's local-dir
 round trip, a training step that learns, and (when the weights are shipped) the card matching the weights."""
-import math
+import math, os, subprocess, sys
 
 import numpy as np
 import pytest
@@ -36,7 +36,8 @@ def test_missing_weights_is_one_line_naming_the_notebook(models_root):
         assert 'nbs/04a_world_clip.ipynb (parameter retrain=True)' in msg, msg
 
 def test_unknown_name_lists_the_known_ones(models_root):
-    with pytest.raises(ClhoiError, match="unknown World model 'clip'; the shipped ones are world-clip$"):
+    with pytest.raises(ClhoiError, match="unknown World model 'clip'; the shipped ones are "
+                                         "world-blip2, world-clip, world-instructblip$"):
         world_model_dir('clip')
 
 def test_local_dir_round_trip_gives_identical_outputs(tmp_path):
@@ -81,3 +82,55 @@ def test_the_shipped_clip_follows_the_port_constraints_and_its_card():
     model, _, _ = load_world_clip()
     assert model.visual.conv1.bias is None and type(model.visual.ln_pre).__name__ == 'Identity'
     assert (folder / WEIGHTS).stat().st_size < 25e6
+
+TEACHERS = ('world-instructblip', 'world-blip2')
+
+def test_a_missing_world_teacher_is_one_line_naming_the_notebook(models_root):
+    from clhoi.teacher import make_teacher, resolve_teacher
+    for name in TEACHERS:
+        for call in (lambda: resolve_teacher(name), lambda: make_teacher(name)):
+            with pytest.raises(ClhoiError) as e: call()
+            msg = str(e.value)
+            assert '\n' not in msg and str(models_root / name / 'model.safetensors') in msg, msg
+            assert 'nbs/10e_world_teacher.ipynb (parameter retrain=True)' in msg, msg
+
+def test_a_missing_world_teacher_stops_clhoi_teach_with_exit_2(models_root, tmp_path):
+    from cli_helpers import clhoi, one_line_error
+    out = tmp_path / 'labels.jsonl'
+    r = clhoi('teach', '--teacher', 'world-instructblip', '--out', out, env={**os.environ})
+    one_line_error(r, 'nbs/10e_world_teacher.ipynb')
+    assert not out.exists()
+
+@pytest.mark.parametrize('name', TEACHERS)
+def test_a_shipped_world_teacher_loads_offline_by_name_and_matches_its_card(name, tmp_path):
+    "Skipped unless shipped: the card's hash matches; a fresh interpreter loads it offline and captions an image."
+    try: folder = world_model_dir(name)
+    except ClhoiError: pytest.skip(f'{name} weights are not shipped in this checkout')
+    card = read_card(name)                              # checks the sha256 against the weights file
+    assert card['model'] == name and card['weights']['bytes'] < 25e6
+    code = ("from clhoi.teacher import make_teacher\n"
+            "from clhoi.world import load_world\n"
+            f"t = make_teacher({name!r}, device='cpu')\n"
+            "folder, _, caps = load_world('test')\n"
+            "print(t.caption([folder / sorted(caps)[0]])[0])\n")
+    env = {**os.environ, 'HF_HUB_OFFLINE': '1', 'HF_HUB_CACHE': str(tmp_path), 'NO_PROXY': '*',
+           'HTTPS_PROXY': 'http://127.0.0.1:9', 'HTTP_PROXY': 'http://127.0.0.1:9'}
+    r = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=300, env=env)
+    assert r.returncode == 0, r.stderr[-2000:]
+    words = r.stdout.split()
+    assert len(words) >= 3 and set(words) & {'person', 'people', 'someone'}, r.stdout
+    assert (folder / 'qformer' / 'config.json').is_file() and (folder / 'qformer' / 'query_tokens.safetensors').is_file()
+
+def test_clhoi_teach_runs_the_shipped_instructblip_on_world_images(tmp_path):
+    "Skipped unless shipped: `clhoi teach --teacher world-instructblip` writes one record per image, resumably."
+    try: world_model_dir('world-instructblip')
+    except ClhoiError: pytest.skip('world-instructblip weights are not shipped in this checkout')
+    from cli_helpers import clhoi
+    from clhoi.label_cache import read_labels
+    out = tmp_path / 'labels.jsonl'
+    for limit in (2, 3):                                  # the second run adds one image to the first two
+        r = clhoi('teach', '--teacher', 'world-instructblip', '--dataset', 'world', '--split', 'test',
+                  '--out', out, '--limit', limit, '--quiet', '--device', 'cpu')
+        assert r.returncode == 0, r.stderr[-2000:]
+    records = read_labels(out, keep_no_action=True)
+    assert len(records) == 5 and all(r['caption'] and r['teacher'].startswith('InstructBlipTeacher') for r in records)
