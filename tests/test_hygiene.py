@@ -35,9 +35,10 @@ def test_notebook_shape(nb):
 
 @pytest.mark.parametrize('nb', [n for n in NBS if n.stem in REPRODUCTION], ids=lambda p: p.name)
 def test_reproduction_notebook_has_one_parameters_cell(nb):
-    tagged = [c for c in cells(nb) if 'parameters' in c.get('metadata', {}).get('tags', [])]
+    cs = cells(nb)
+    tagged = [c for c in cs if 'parameters' in c.get('metadata', {}).get('tags', [])]
     assert len(tagged) == 1, 'exactly one cell tagged "parameters" (papermill)'
-    first_code = next(c for c in cells(nb) if c['cell_type'] == 'code')
+    first_code = next(c for c in cs if c['cell_type'] == 'code')
     assert first_code is tagged[0], 'the parameters cell is the first code cell'
 
 def test_cell_tags_survive_nbdev_clean():
