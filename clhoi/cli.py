@@ -161,6 +161,8 @@ def evaluate_command(dataset:Param('hico-det, v-coco, or world (HICO-DET protoco
     return 0
 
 # %% ../nbs/30_cli.ipynb #edc03468
+def _drawing(path:Path) -> str: return f"{path.name}.png"   # 'a.jpg' -> 'a.jpg.png': one per input name
+
 def _draw_all(records:list[dict], paths:list[Path], labels, folder:str, pairs:int) -> None:
     "One PNG per image of its best pairs, each written atomically into `folder`."
     import io as _io
@@ -169,7 +171,21 @@ def _draw_all(records:list[dict], paths:list[Path], labels, folder:str, pairs:in
     Path(folder).mkdir(parents=True, exist_ok=True)
     for rec, path in zip(records, paths):
         buf = _io.BytesIO(); draw_pairs(path, rec, labels, k=pairs).save(buf, format='PNG')
-        atomic_write(Path(folder) / f"{path.stem}.png", buf.getvalue())
+        atomic_write(Path(folder) / _drawing(path), buf.getvalue())
+
+def _check_targets(out:str, draw:str|None, checkpoint:str, paths:list[Path], skipped:list[Path]) -> None:
+    "Refuse, before any work, outputs that would replace an input (an image, a skipped file, the checkpoint)."
+    inputs = {p.resolve() for p in [*paths, *skipped, Path(checkpoint)]}
+    if Path(out).resolve() in inputs: raise ClhoiError(f"--out {out}: is one of the inputs; choose another path")
+    if Path(out).is_dir(): raise ClhoiError(f"--out {out}: is a folder; give a file name such as preds.json")
+    if draw is None: return
+    if Path(draw).exists() and not Path(draw).is_dir(): raise ClhoiError(f"--draw {draw}: is a file; give a folder")
+    if Path(draw).resolve() in {p.parent for p in inputs}:
+        raise ClhoiError(f"--draw {draw}: holds input files; give a folder of its own for the drawings")
+    names = [_drawing(p) for p in paths]
+    if len(set(names)) < len(names):
+        twice = next(n for n in names if names.count(n) > 1)
+        raise ClhoiError(f"--draw: two input images are named {twice[:-4]}; their drawings would collide")
 
 def predict_command(checkpoint:Param('a student checkpoint (.safetensors written by clhoi.predict.save_student)', str,
                                      required=True)=None,
@@ -187,9 +203,7 @@ def predict_command(checkpoint:Param('a student checkpoint (.safetensors written
     check_range('batch_size', batch_size, 1); check_range('pairs', pairs, 1); check_range('top_k', top_k, 0)
     from clhoi.predict import Predictor, readable_images
     paths, skipped = readable_images(images)
-    inputs = {p.resolve() for p in paths}
-    for target in [Path(out)] + ([Path(draw)] if draw else []):
-        if target.resolve() in inputs: raise ClhoiError(f"{target}: is one of the input images; choose another path")
+    _check_targets(out, draw, checkpoint, paths, [p for p, _ in skipped])
     for path, why in skipped: print(f"clhoi predict: skipped {path}: {why}", file=sys.stderr)
     predictor = Predictor(checkpoint, device, top_k, dataset)
     records = predictor.predict(paths, batch_size, progress=not quiet)
@@ -211,11 +225,15 @@ def train_command(out:Param('the run folder: a checkpoint per epoch, then studen
                   seed:int=0, # initialisation, batch order, dropout
                   resume:bool=False, # continue the run in --out from its latest checkpoint
                   threads:int=0, # torch CPU threads while training (0: torch's default)
+                  world_seed:int=0, # the HOI World to train and test on (as `clhoi world`)
+                  n_train:int=1000, # its train split
+                  n_test:int=300, # its test split
                   quiet:bool=False, # no progress bars
                  ):
     "Train the student from teacher labels on HOI World; a checkpoint per epoch; resumable."
     check_range('epochs', epochs, 1); check_range('batch_size', batch_size, 1); check_range('seed', seed, 0)
     check_range('threads', threads, 0)
+    if not lr > 0: raise ClhoiError(f"--lr {lr}: must be above 0")
     if stages not in ('none', 'spatial', 'spatial+visual', 'all'):
         raise ClhoiError(f"--stages {stages}: use none, spatial, spatial+visual or all")
     folder = Path(out)
@@ -228,12 +246,14 @@ def train_command(out:Param('the run folder: a checkpoint per epoch, then studen
     from clhoi.model import Student, StudentConfig
     from clhoi.predict import save_student
     from clhoi.train import TrainConfig, train, world_training_set
+    from clhoi.world_config import WorldConfig
+    world = WorldConfig(seed=world_seed, n_train=n_train, n_test=n_test)
     cfg = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, threads=threads)
-    data = world_training_set(teacher=teacher, cfg=cfg, progress=not quiet)
+    data = world_training_set(world, teacher, cfg=cfg, progress=not quiet)
     with seeded(seed): student = Student(StudentConfig(icn=IcnConfig(stages=stages)))
     history = train(student, data, cfg, folder, resume=resume, progress=not quiet)
     save_student(student, folder / 'student.safetensors')
-    res = evaluate_world(student, progress=not quiet)
+    res = evaluate_world(student, world, progress=not quiet)
     print(f"{folder / 'student.safetensors'}: {len(data)} images ({data.dropped} without an action verb dropped), "
           f"{len(history)} epochs, final loss {history[-1]['total']:.4f}; HOI World test mAP "
           f"{res['full']:.2f} (rare {res['rare']:.2f}, non-rare {res['non_rare']:.2f})")

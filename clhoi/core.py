@@ -10,8 +10,8 @@ from pathlib import Path
 
 # %% auto #0
 __all__ = ['ClhoiError', 'set_seed', 'seeded', 'get_device', 'cache_dir', 'check_range', 'parse_json', 'read_json',
-           'current_umask', 'atomic_write', 'file_sha256', 'exclusive_lock', 'MissingCheckpointError', 'is_offline',
-           'in_hub_cache', 'missing_checkpoint_message', 'load_checkpoint']
+           'current_umask', 'atomic_write', 'file_sha256', 'weights_fingerprint', 'exclusive_lock',
+           'MissingCheckpointError', 'is_offline', 'in_hub_cache', 'missing_checkpoint_message', 'load_checkpoint']
 
 # %% ../nbs/00_core.ipynb #461d4070
 class ClhoiError(Exception):
@@ -131,6 +131,18 @@ def file_sha256(path:str|Path, # the file to hash
     with open(path, 'rb') as f:
         while chunk := f.read(1 << 20): digest.update(chunk)
     return digest.hexdigest()
+
+# %% ../nbs/00_core.ipynb #54f30927
+_WEIGHT_FILES = ('model.safetensors', 'model.safetensors.index.json', 'open_clip_model.safetensors',
+                'open_clip_pytorch_model.bin', 'pytorch_model.bin')   # what checkpoint folders hold, by preference
+
+def weights_fingerprint(folder:str|Path, # a checkpoint folder (`save_pretrained`, open_clip local-dir)
+                       ) -> str: # 12 hex digits of its weights file's sha256; '' when none is there
+    "A short name of the weights in a checkpoint folder, for cache keys."
+    folder = Path(folder).expanduser()
+    for name in _WEIGHT_FILES:
+        if (folder / name).is_file(): return file_sha256(folder / name)[:12]
+    return ''
 
 # %% ../nbs/00_core.ipynb #c0re0009
 @contextmanager

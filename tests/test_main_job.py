@@ -10,6 +10,6 @@ def test_main_job_runs_from_the_repository_root(tmp_path):
     nb = job.split()[1]
     out = tmp_path/'out.ipynb'
     r = subprocess.run([sys.executable, '-m', 'papermill', nb, str(out)], cwd=ROOT, capture_output=True, text=True,
-                       timeout=600)
+                       timeout=1800)
     assert r.returncode == 0, r.stderr[-3000:]
     assert out.exists()
