@@ -37,7 +37,7 @@ def test_missing_weights_is_one_line_naming_the_notebook(models_root):
 
 def test_unknown_name_lists_the_known_ones(models_root):
     with pytest.raises(ClhoiError, match="unknown World model 'clip'; the shipped ones are "
-                                         "world-blip2, world-clip, world-instructblip$"):
+                                         "world-blip2, world-clip, world-instructblip, world-student$"):
         world_model_dir('clip')
 
 def test_local_dir_round_trip_gives_identical_outputs(tmp_path):
