@@ -90,8 +90,8 @@ def test_qualitative(tmp_path):
                      baseline_right=counts[True, False], clhoi_right=counts[False, True]), (d, dict(counts))
     assert d['matched'] > 0
     assert f"CL-HOI right on {d['clhoi_right']}, baseline on {d['baseline_right']}" in text
-    assert set(res['shown']) <= only[True, False] | only[False, True]
-    assert len(res['shown']) == min(2, len(only[True, False]) + len(only[False, True]))   # one per image and kind
+    assert set(res['drawn']) <= only[True, False] | only[False, True]
+    assert len(res['drawn']) == min(2, len(only[True, False]) + len(only[False, True]))   # one per image and kind
     assert len(res['attention']['files']) == 2
     mass = res['attention']['mass_on_pairs']
     assert all(0 < mass[k] < 100 for k in ('trained', 'untrained', 'uniform')), mass
