@@ -7,10 +7,10 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = ['-y', 'seeds: [0, 1]', '-p', 'epochs', '1', '-p', 'n_train', '40', '-p', 'n_test', '20']
 
-def papermill(nb:str, tmp:Path) -> tuple[dict, str]:
-    "Run `nbs/<nb>.ipynb` with SMALL parameters; (results.json, the text of every output)."
+def papermill(nb:str, tmp:Path, params:list[str]=SMALL) -> tuple[dict, str]:
+    "Run `nbs/<nb>.ipynb` with papermill `params` (default SMALL); (results.json, the text of every output)."
     out = tmp / f'{nb}.ipynb'
-    r = subprocess.run([sys.executable, '-m', 'papermill', f'nbs/{nb}.ipynb', str(out), *SMALL, '-p', 'out', str(tmp)],
+    r = subprocess.run([sys.executable, '-m', 'papermill', f'nbs/{nb}.ipynb', str(out), *params, '-p', 'out', str(tmp)],
                        cwd=ROOT, capture_output=True, text=True, timeout=900)
     assert r.returncode == 0, r.stderr[-3000:]
     texts = [''.join(o.get('text', '')) + ''.join(o.get('data', {}).get('text/plain', ''))

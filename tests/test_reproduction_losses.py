@@ -1,5 +1,5 @@
 "The loss ablation (Fig. 3) and the qualitative comparison (Figs. 4 and 8) under papermill on a small HOI World: results.json, the printed table and an independent recount agree."
-import json, subprocess, sys
+import json
 from collections import defaultdict
 from pathlib import Path
 
@@ -34,13 +34,7 @@ QUALITATIVE = ['-p', 'seed', '0', '-p', 'epochs', '1', '-p', 'n_train', '40', '-
 
 def run_qualitative(tmp:Path) -> tuple[dict, str]:
     "Run `nbs/qualitative.ipynb` with small parameters; (results.json, the text of every output)."
-    out = tmp / 'qualitative.ipynb'
-    r = subprocess.run([sys.executable, '-m', 'papermill', 'nbs/qualitative.ipynb', str(out), *QUALITATIVE,
-                        '-p', 'out', str(tmp)], cwd=ROOT, capture_output=True, text=True, timeout=900)
-    assert r.returncode == 0, r.stderr[-3000:]
-    texts = [''.join(o.get('text', '')) + ''.join(o.get('data', {}).get('text/plain', ''))
-             for c in json.loads(out.read_text())['cells'] if c['cell_type'] == 'code' for o in c.get('outputs', [])]
-    return json.loads((tmp / 'results.json').read_text()), '\n'.join(texts)
+    return papermill('qualitative', tmp, QUALITATIVE)
 
 def iou(a, b) -> float:
     "IoU of two xyxy boxes, +1-pixel convention (as the official HICO-DET evaluator)."

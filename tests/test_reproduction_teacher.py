@@ -1,5 +1,5 @@
 "Table 5 (ablation_teacher) and Fig. 9 (label_quality) under papermill on a small HOI World: results.json, the shown table and the label caches agree."
-import json, subprocess, sys
+import json
 from collections import Counter
 from dataclasses import asdict
 from pathlib import Path
@@ -14,15 +14,7 @@ from clhoi.world_config import WorldConfig
 
 SMALL_WORLD = WorldConfig(n_train=40, n_test=20)      # the World of test_reproduction's SMALL parameters
 
-def run(nb:str, tmp:Path, *params:str) -> tuple[dict, str]:
-    "Run `nbs/<nb>.ipynb` with these papermill parameters; (results.json, the text of every output)."
-    out = tmp / f'{nb}.ipynb'
-    r = subprocess.run([sys.executable, '-m', 'papermill', f'nbs/{nb}.ipynb', str(out), *params, '-p', 'out', str(tmp)],
-                       cwd=ROOT, capture_output=True, text=True, timeout=900)
-    assert r.returncode == 0, r.stderr[-3000:]
-    texts = [''.join(o.get('text', '')) + ''.join(o.get('data', {}).get('text/plain', ''))
-             for c in json.loads(out.read_text())['cells'] if c['cell_type'] == 'code' for o in c.get('outputs', [])]
-    return json.loads((tmp / 'results.json').read_text()), '\n'.join(texts)
+def run(nb:str, tmp:Path, *params:str) -> tuple[dict, str]: return papermill(nb, tmp, list(params))
 
 def truth_pairs(world:WorldConfig) -> dict[str, set]:
     "file name -> the train split's (verb, object) pairs, read through each triplet's hoi_category_id (another route "
