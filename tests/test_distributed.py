@@ -1,10 +1,13 @@
-"Two gloo processes under torchrun train the student like one process trained on the same global batches."
+"""Two gloo processes under torchrun train the student like one process trained on the same global batches, and
+teach like one process teaching every image."""
 import json, subprocess, sys
 from pathlib import Path
 
 import pytest
 import safetensors.torch
 import torch
+
+from cli_helpers import CLHOI
 
 
 HERE = Path(__file__).resolve().parent
@@ -62,3 +65,23 @@ def test_clhoi_train_under_torchrun(tmp_path):
     assert r.returncode == 0, r.stderr[-3000:]
     assert r.stdout.count('HOI World test mAP') == 1, r.stdout          # one score line: rank 0's
     assert sorted(p.name for p in (tmp_path / 'run').iterdir()) == ['epoch-1.safetensors', 'student.safetensors']
+
+def test_clhoi_teach_under_torchrun_equals_one_process(tmp_path):
+    "Each rank teaches its shard into its part; rank 0 merges them into the cache one process would have written."
+    world = ['--dataset', 'world', '--root', str(tmp_path / 'world'), '--teacher', 'world-captions', '--quiet']
+    made = subprocess.run([*CLHOI, 'world', '--out', str(tmp_path / 'world'), '--n-train', '24', '--n-test', '8',
+                           '--n-pretrain', '0', '--quiet'], capture_output=True, text=True, timeout=600)
+    assert made.returncode == 0, made.stderr
+    one = subprocess.run([*CLHOI, 'teach', *world, '--out', str(tmp_path / 'one.jsonl')], capture_output=True,
+                         text=True, timeout=600)
+    assert one.returncode == 0, one.stderr
+    r = subprocess.run([*TORCHRUN, '--nproc_per_node', '2', '-m', 'clhoi', 'teach', *world,
+                        '--out', str(tmp_path / 'two.jsonl')], capture_output=True, text=True, timeout=900)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert 'two.jsonl: 24 images, merged from the 2 parts' in r.stdout, r.stdout
+    assert (tmp_path / 'two.jsonl').read_bytes() == (tmp_path / 'one.jsonl').read_bytes()
+    assert {p.name for p in tmp_path.glob('two.jsonl.part*')} == {'two.jsonl.part0-of-2', 'two.jsonl.part1-of-2'}
+    again = subprocess.run([*TORCHRUN, '--nproc_per_node', '2', '-m', 'clhoi', 'teach', *world,
+                            '--out', str(tmp_path / 'two.jsonl'), '--shard', '1/2'], capture_output=True, text=True,
+                           timeout=600)
+    assert again.returncode != 0 and 'under torchrun each process teaches its own' in again.stderr

@@ -153,6 +153,17 @@ def test_pages_show_outputs_and_figures(site):
     index = text_of((out/'index.html').read_text())
     assert "('ride motorcycle', 154, 138)" in html.unescape(index), 'the index does not show the first look (hico.hoi_name(153), ...)'
 
+def test_reproduction_pages_say_which_run_and_the_index_links_the_report(site):
+    "Without runs/ (a fresh clone), each reproduction page says it shows a smoke run; the report page says none ran."
+    from clhoi.reproduce import REPRODUCTIONS
+    _, out, _ = site
+    for name in REPRODUCTIONS:
+        assert 'This page shows a smoke run' in text_of((out/f'{name}.html').read_text()), name
+    assert 'href="report.html"' in (out/'index.html').read_text()
+    report = text_of((out/'report.html').read_text())
+    assert 'No reproduction had been run when this site was built' in report, report[:300]
+    assert report.count('Not run: clhoi reproduce --only') == len(REPRODUCTIONS), report
+
 def test_no_dead_repository_links(site):
     "settings.ini names the placeholder github.com/clhoi/clhoi: no page links to it (source, issues, navbar)."
     _, out, _ = site

@@ -32,3 +32,5 @@ def test_killed_and_resumed_equals_uninterrupted(tmp_path):
 def test_train_refuses_bad_options(tmp_path):
     one_line_error(clhoi('train', '--out', tmp_path / 'x', '--lr', '-1'), '--lr -1.0: must be above 0')
     one_line_error(clhoi('train', '--out', tmp_path / 'x', '--stages', 'most'), '--stages most')
+    one_line_error(clhoi('train', '--out', tmp_path / 'x', '--dtype', 'fp8'), "dtype 'fp8': use float32, bfloat16")
+    assert not (tmp_path / 'x').exists()

@@ -1,0 +1,198 @@
+"""The real-scale path end to end, offline: a miniature HICO-DET release in the real layout and tiny random
+checkpoints in the hub layouts (InstructBLIP, DETR, open_clip), through `clhoi teach` -> `clhoi train` ->
+`clhoi predict` -> `clhoi evaluate`, as a user runs them. The numbers mean nothing; the test proves the path runs,
+each file it writes is valid, the score agrees with an independent evaluator, and a wrong setup fails in one line."""
+import json
+
+import pytest
+
+from cli_helpers import clhoi, one_line_error
+from reference_hico import ref_evaluate
+
+TINY_CLIP = dict(embed_dim=32, vision_cfg=dict(image_size=64, patch_size=16, width=64, layers=1, head_width=32),
+                 text_cfg=dict(context_length=32, vocab_size=49408, width=32, heads=1, layers=1))
+
+@pytest.fixture(scope='module')
+def setup(tmp_path_factory):
+    "A miniature release (8 train, 4 test images), tiny checkpoints, and train labels written from its ground truth."
+    from clhoi.encoders import random_clip
+    from clhoi.frontend import random_detr
+    from clhoi.real_scale import gt_label_cache, mini_release
+    from clhoi.teacher import build_tiny_teacher
+    d = tmp_path_factory.mktemp('real')
+    root = mini_release(d / 'hico_20160224_det', n_train=8, n_test=4)
+    ckpt = dict(detector=random_detr(d / 'detr', person_bias=8), clip=random_clip('custom', d / 'clip', TINY_CLIP),
+                teacher=build_tiny_teacher(d / 'instructblip'))
+    # The tiny teacher's captions are random words: labels that name actions come from the ground truth.
+    gt_label_cache(root, d / 'labels.jsonl')
+    return d, root, ckpt
+
+def train_args(d, root, ckpt, out, *extra):
+    return ('train', '--dataset', 'hico-det', '--root', root, '--labels', d / 'labels.jsonl',
+            '--detector', ckpt['detector'], '--clip', f"local-dir:{d / 'clip'}", '--qformer', ckpt['teacher'],
+            '--epochs', 1, '--batch-size', 4, '--threads', 1, '--device', 'cpu', '--quiet', '--out', out, *extra)
+
+def test_teach_train_predict_evaluate(setup):
+    d, root, ckpt = setup
+    # teach: the tiny InstructBLIP over the release's train split, into a label cache
+    r = clhoi('teach', '--dataset', 'hico-det', '--root', root, '--split', 'train', '--teacher', ckpt['teacher'],
+              '--out', d / 'taught.jsonl', '--batch-size', 4, '--max-new-tokens', 8, '--device', 'cpu', '--quiet',
+              timeout=600)
+    assert r.returncode == 0, r.stderr
+    lines = (d / 'taught.jsonl').read_text().splitlines()
+    assert len(lines) == 1 + 8, lines[:2]                                   # a header, then one record per image
+    names = sorted(json.loads(l)['file_name'] for l in lines[1:])
+    assert names == [f'HICO_train2015_{i:08d}.jpg' for i in range(1, 9)]
+    # train: one epoch, two steps of 4 images, on the DETR + CLIP + Q-Former folders, in mixed precision
+    r = clhoi(*train_args(d, root, ckpt, d / 'run', '--dtype', 'bfloat16'), timeout=900)
+    assert r.returncode == 0, r.stderr
+    assert 'score it with clhoi predict' in r.stdout, r.stdout
+    assert (d / 'run' / 'student.safetensors').is_file() and (d / 'run' / 'epoch-1.safetensors').is_file()
+    # predict: the test split's images, with the saved student alone (it names its checkpoints)
+    r = clhoi('predict', '--checkpoint', d / 'run' / 'student.safetensors', '--images', root / 'images' / 'test2015',
+              '--out', d / 'preds.json', '--device', 'cpu', '--quiet', timeout=600)
+    assert r.returncode == 0, r.stderr
+    preds = json.loads((d / 'preds.json').read_text())
+    assert [p['file_name'] for p in preds] == [f'HICO_test2015_{i:08d}.jpg' for i in range(1, 5)]
+    assert all(0 < len(p['hoi_prediction']) <= 100 for p in preds)
+    # evaluate: the official protocol, and an independent implementation of it, agree
+    r = clhoi('evaluate', '--dataset', 'hico-det', '--gt', root / 'annotations' / 'test_hico.json',
+              '--pred', d / 'preds.json', '--json')
+    assert r.returncode == 0, r.stderr
+    ours = json.loads(r.stdout)
+    ref = ref_evaluate(json.loads((root / 'annotations' / 'test_hico.json').read_text()), preds)
+    for key in ('full', 'rare', 'non_rare'):
+        if ours[key] is None: assert ref[key] != ref[key], key                  # NaN: no ground truth in that split
+        else: assert abs(ours[key] / 100 - ref[key]) < 1e-6, (key, ours[key], ref[key])
+
+def test_a_wrong_root_names_the_missing_file_and_its_source(setup, tmp_path):
+    d, root, ckpt = setup
+    (tmp_path / 'images' / 'train2015').mkdir(parents=True)
+    one_line_error(clhoi(*train_args(d, tmp_path, ckpt, tmp_path / 'run')),
+                   f"{tmp_path}/annotations/trainval_hico.json is missing (the QPIC-style training annotations; "
+                   "from the annotation files linked from the README of github.com/hitachi-rd-cv/qpic)")
+    one_line_error(clhoi('teach', '--dataset', 'hico-det', '--root', tmp_path / 'nowhere', '--teacher',
+                         ckpt['teacher'], '--out', tmp_path / 'l.jsonl'), 'not a folder')
+
+def test_a_checkpoint_folder_of_the_wrong_kind_says_what_it_holds(setup, tmp_path):
+    d, root, ckpt = setup
+    clip = f"local-dir:{d / 'clip'}"
+    as_detr = [a if a != ckpt['detector'] else d / 'clip' for a in train_args(d, root, ckpt, tmp_path / 'a')]
+    one_line_error(clhoi(*as_detr), "this folder holds a 'open_clip' checkpoint, not DETR detector")
+    as_clip = [a if a != clip else f"local-dir:{ckpt['detector']}" for a in train_args(d, root, ckpt, tmp_path / 'b')]
+    one_line_error(clhoi(*as_clip), "this folder holds a 'detr' checkpoint, not CLIP")
+    as_qformer = [a if a != ckpt['teacher'] else ckpt['detector'] for a in train_args(d, root, ckpt, tmp_path / 'c')]
+    one_line_error(clhoi(*as_qformer), "this folder holds a 'detr' checkpoint, not BLIP-2 Q-Former")
+    one_line_error(clhoi('teach', '--dataset', 'hico-det', '--root', root, '--teacher', ckpt['detector'],
+                         '--out', tmp_path / 'l.jsonl'), "model_type 'detr' is neither InstructBLIP nor BLIP-2")
+
+def test_cuda_without_a_gpu_says_so(setup, tmp_path):
+    import torch
+    if torch.cuda.is_available(): pytest.skip('this machine has a GPU')
+    d, root, ckpt = setup
+    args = [a if a != 'cpu' else 'cuda' for a in train_args(d, root, ckpt, tmp_path / 'run')]
+    one_line_error(clhoi(*args), "torch sees no CUDA GPU here")
+
+def release_params(d, root, ckpt) -> list[str]:
+    "Papermill parameters that point a reproduction notebook at the miniature release and its tiny checkpoints."
+    return ['-p', 'dataset', 'hico-det', '-p', 'root', str(root), '-p', 'labels', str(d / 'labels.jsonl'),
+            '-p', 'detector', str(ckpt['detector']), '-p', 'clip', f"local-dir:{d / 'clip'}",
+            '-p', 'qformer', str(ckpt['teacher']), '-p', 'device', 'cpu', '-y', 'seeds: [0]', '-p', 'epochs', '1',
+            '-p', 'batch_size', '4']
+
+@pytest.mark.parametrize('nb, settings, reading', [
+    ('ablation_chain', ['none', 'spatial', 'spatial+visual', 'all'], 'hico-det, gain of each added cognition'),
+    ('ablation_losses', ['sr', 'sr+ctx', 'sr+ctx+i2t', 'sr+ctx+t2i', 'all'], 'hico-det orders the settings')])
+def test_reproduction_notebook_runs_on_a_release(setup, tmp_path, nb, settings, reading):
+    "A reproduction notebook with dataset='hico-det': the release's labels, checkpoints and test split."
+    from test_reproduction import papermill
+    d, root, ckpt = setup
+    res, text = papermill(nb, tmp_path, release_params(d, root, ckpt))
+    assert res['dataset'] == 'hico-det' and res['bench'].startswith('hico-det at hico_20160224_det')
+    assert list(res['runs']) == settings
+    assert 'hico-det mAP (%), measured' in res['shown']['columns'], res['shown']['columns']
+    for setting, runs in res['runs'].items():
+        assert all(0 <= r['trained']['full'] <= 100 for r in runs), setting
+    assert reading in text
+
+# A script that runs `clhoi` with one function made to fail as a GPU does when its memory is full, on its Nth call.
+OOM = """
+import os, sys
+os.environ['HF_HUB_DISABLE_PROGRESS_BARS'] = '1'   # what clhoi's --quiet sets, before this script imports transformers
+import importlib, torch
+module, name, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+owner, _, attr = name.rpartition('.')
+target = importlib.import_module(module)
+holder = getattr(target, owner) if owner else target
+real, calls = getattr(holder, attr), [0]
+def failing(*args, **kw):
+    calls[0] += 1
+    if calls[0] == n: raise torch.cuda.OutOfMemoryError('CUDA out of memory. Tried to allocate 20.00 GiB')
+    return real(*args, **kw)
+setattr(holder, attr, failing)
+from clhoi.cli import main
+sys.exit(main(sys.argv[4:]))
+"""
+
+def with_oom(module, name, n, *args):
+    import subprocess, sys
+    return subprocess.run([sys.executable, '-c', OOM, module, name, str(n), *map(str, args)],
+                          capture_output=True, text=True, timeout=600)
+
+def test_out_of_memory_while_teaching_names_the_option_and_resumes(setup, tmp_path):
+    d, root, ckpt = setup
+    out = tmp_path / 'taught.jsonl'
+    args = ['teach', '--dataset', 'hico-det', '--root', root, '--teacher', ckpt['teacher'], '--out', out,
+            '--max-new-tokens', 4, '--device', 'cpu', '--quiet']
+    r = with_oom('clhoi.teacher', 'HFTeacher.caption', 2, *args, '--batch-size', 4)   # the second batch fails
+    line = one_line_error(r, 'out of memory teaching batches of 4 images (CUDA out of memory. Tried to allocate')
+    assert f"run the same command with a lower --batch-size (e.g. 2): it resumes after the images in {out}" in line
+    first = out.read_text().splitlines()
+    assert len(first) == 1 + 4                                      # the header and the first batch, kept
+    r = clhoi(*args, '--batch-size', 2, timeout=600)
+    assert r.returncode == 0, r.stderr
+    whole = out.read_text().splitlines()
+    assert whole[:5] == first and len(whole) == 1 + 8               # resumed after them: nothing taught twice
+
+def test_out_of_memory_while_training_names_the_option_and_resumes(setup, tmp_path):
+    d, root, ckpt = setup
+    args = train_args(d, root, ckpt, tmp_path / 'run', '--epochs', 2)
+    r = with_oom('clhoi.train', '_run_epoch', 2, *args)                                  # the second epoch fails
+    line = one_line_error(r, 'out of memory training on batches of 4 images')
+    assert 'lower --batch-size in a new --out' in line
+    assert "--resume (and --dtype bfloat16, which halves the activations) continues after the last epoch" in line
+    run = tmp_path / 'run'
+    assert (run / 'epoch-1.safetensors').is_file() and not (run / 'epoch-2.safetensors').exists()
+    r = clhoi(*args, '--resume', '--dtype', 'bfloat16', timeout=900)                # as the message suggests
+    assert r.returncode == 0, r.stderr
+    assert '2 epochs' in r.stdout and (tmp_path / 'run' / 'student.safetensors').is_file()
+
+def test_vcoco_teach_train_predict_evaluate(setup, tmp_path):
+    "The same path on a miniature V-COCO release: QPIC's 29 verbs, agent-only actions, role AP."
+    from clhoi.real_scale import gt_label_cache, mini_release
+    d, _, ckpt = setup
+    root = mini_release(tmp_path / 'v-coco', 'v-coco', n_train=6, n_test=3)
+    r = clhoi('teach', '--dataset', 'v-coco', '--root', root, '--teacher', ckpt['teacher'], '--out',
+              tmp_path / 'taught.jsonl', '--max-new-tokens', 4, '--device', 'cpu', '--quiet', timeout=600)
+    assert r.returncode == 0, r.stderr
+    assert len((tmp_path / 'taught.jsonl').read_text().splitlines()) == 1 + 6
+    gt_label_cache(root, tmp_path / 'labels.jsonl', 'v-coco')
+    args = [a if a != d / 'labels.jsonl' else tmp_path / 'labels.jsonl'
+            for a in train_args(d, root, ckpt, tmp_path / 'run')]
+    args[args.index('hico-det')] = 'v-coco'
+    r = clhoi(*args, timeout=900)
+    assert r.returncode == 0, r.stderr
+    assert 'clhoi evaluate --dataset v-coco' in r.stdout, r.stdout
+    r = clhoi('predict', '--checkpoint', tmp_path / 'run' / 'student.safetensors', '--dataset', 'v-coco',
+              '--images', root / 'images' / 'val2014', '--out', tmp_path / 'preds.json', '--device', 'cpu', '--quiet',
+              timeout=600)
+    assert r.returncode == 0, r.stderr
+    preds = json.loads((tmp_path / 'preds.json').read_text())
+    assert [p['file_name'] for p in preds] == [f'COCO_val2014_{i:012d}.jpg' for i in range(1, 4)]
+    assert any(h['object_id'] == -1 for p in preds for h in p['hoi_prediction'])      # agent-only actions
+    r = clhoi('evaluate', '--dataset', 'v-coco', '--gt', root / 'annotations' / 'test_vcoco.json',
+              '--pred', tmp_path / 'preds.json', '--json')
+    assert r.returncode == 0, r.stderr
+    res = json.loads(r.stdout)
+    assert {'role_ap_s1', 'role_ap_s2', 'agent_ap'} <= set(res)
+    assert all(v is None or 0 <= v <= 100 for k, v in res.items() if k.startswith(('role_ap', 'agent')))
