@@ -8,6 +8,7 @@ import pytest
 
 from cli_helpers import clhoi, one_line_error
 from reference_hico import ref_evaluate
+from clhoi.labels import hico_det
 
 TINY_CLIP = dict(embed_dim=32, vision_cfg=dict(image_size=64, patch_size=16, width=64, layers=1, head_width=32),
                  text_cfg=dict(context_length=32, vocab_size=49408, width=32, heads=1, layers=1))
@@ -37,14 +38,14 @@ def test_teach_train_predict_evaluate(setup):
     # teach: the tiny InstructBLIP over the release's train split, into a label cache
     r = clhoi('teach', '--dataset', 'hico-det', '--root', root, '--split', 'train', '--teacher', ckpt['teacher'],
               '--out', d / 'taught.jsonl', '--batch-size', 4, '--max-new-tokens', 8, '--device', 'cpu', '--quiet',
-              timeout=600)
+              '--num-workers', 2, timeout=600)
     assert r.returncode == 0, r.stderr
     lines = (d / 'taught.jsonl').read_text().splitlines()
     assert len(lines) == 1 + 8, lines[:2]                                   # a header, then one record per image
     names = sorted(json.loads(l)['file_name'] for l in lines[1:])
     assert names == [f'HICO_train2015_{i:08d}.jpg' for i in range(1, 9)]
     # train: one epoch, two steps of 4 images, on the DETR + CLIP + Q-Former folders, in mixed precision
-    r = clhoi(*train_args(d, root, ckpt, d / 'run', '--dtype', 'bfloat16'), timeout=900)
+    r = clhoi(*train_args(d, root, ckpt, d / 'run', '--dtype', 'bfloat16', '--num-workers', 2), timeout=900)
     assert r.returncode == 0, r.stderr
     assert 'score it with clhoi predict' in r.stdout, r.stdout
     assert (d / 'run' / 'student.safetensors').is_file() and (d / 'run' / 'epoch-1.safetensors').is_file()
@@ -54,6 +55,12 @@ def test_teach_train_predict_evaluate(setup):
     assert r.returncode == 0, r.stderr
     preds = json.loads((d / 'preds.json').read_text())
     assert [p['file_name'] for p in preds] == [f'HICO_test2015_{i:08d}.jpg' for i in range(1, 5)]
+    # images decoded ahead on two threads (--num-workers): the same predictions, byte for byte
+    r = clhoi('predict', '--checkpoint', d / 'run' / 'student.safetensors', '--images', root / 'images' / 'test2015',
+              '--out', d / 'preds-2.json', '--device', 'cpu', '--quiet', '--num-workers', 2,
+              timeout=600)
+    assert r.returncode == 0, r.stderr
+    assert (d / 'preds-2.json').read_bytes() == (d / 'preds.json').read_bytes()
     assert all(0 < len(p['hoi_prediction']) <= 100 for p in preds)
     # evaluate: the official protocol, and an independent implementation of it, agree
     r = clhoi('evaluate', '--dataset', 'hico-det', '--gt', root / 'annotations' / 'test_hico.json',
@@ -100,20 +107,44 @@ def release_params(d, root, ckpt) -> list[str]:
             '-p', 'qformer', str(ckpt['teacher']), '-p', 'device', 'cpu', '-y', 'seeds: [0]', '-p', 'epochs', '1',
             '-p', 'batch_size', '4']
 
-@pytest.mark.parametrize('nb, settings, reading', [
-    ('ablation_chain', ['none', 'spatial', 'spatial+visual', 'all'], 'hico-det, gain of each added cognition'),
-    ('ablation_losses', ['sr', 'sr+ctx', 'sr+ctx+i2t', 'sr+ctx+t2i', 'all'], 'hico-det orders the settings')])
-def test_reproduction_notebook_runs_on_a_release(setup, tmp_path, nb, settings, reading):
+def fulls(runs) -> list[float]:
+    "Every 'full' mAP in a notebook's `runs`, however they nest (by setting, by seed, by evaluation setting)."
+    if isinstance(runs, dict): return ([runs['full']] if isinstance(runs.get('full'), float)
+                                       else [v for x in runs.values() for v in fulls(x)])
+    return [v for x in runs for v in fulls(x)] if isinstance(runs, list) else []
+
+@pytest.mark.parametrize('nb, extra, runs, reading', [
+    ('ablation_chain', [], ['none', 'spatial', 'spatial+visual', 'all'], 'hico-det, gain of each added cognition'),
+    ('ablation_losses', [], ['sr', 'sr+ctx', 'sr+ctx+i2t', 'sr+ctx+t2i', 'all'], 'hico-det orders the settings'),
+    ('main_results', [], ['vllm', 'full'], 'without annotation the hico-det student reaches'),
+    ('ablation_init', [], None, 'training multiplies hico-det mAP by'),
+    ('weak_captions', ['captions'], ['CL-HOI, teacher captions', 'CL-HOI, COCO captions'], 'hico-det: '),
+    ('ablation_teacher', ['teachers'], ['BLIP-2', 'InstructBLIP'], 'InstructBLIP over BLIP-2: hico-det'),
+    ('label_quality', ['teachers'], None, 'ground truth has'),
+    ('qualitative', ['-p', 'n_show', '2', '-p', 'n_attention', '2'], ['baseline', 'CL-HOI'], 'CL-HOI right on'),
+])
+def test_reproduction_notebook_runs_on_a_release(setup, tmp_path, nb, extra, runs, reading):
     "A reproduction notebook with dataset='hico-det': the release's labels, checkpoints and test split."
     from test_reproduction import papermill
     d, root, ckpt = setup
-    res, text = papermill(nb, tmp_path, release_params(d, root, ckpt))
-    assert res['dataset'] == 'hico-det' and res['bench'].startswith('hico-det at hico_20160224_det')
-    assert list(res['runs']) == settings
+    # the ground-truth label cache stands in for every label source (the tiny teacher's captions name no action)
+    gt = str(d / 'labels.jsonl')
+    more = {'captions': ['-p', 'captions', gt],
+            'teachers': ['-y', f"teachers: {{BLIP-2: {gt}, InstructBLIP: {gt}}}"]}
+    params = [x for e in extra for x in more.get(e, [e])]
+    res, text = papermill(nb, tmp_path, release_params(d, root, ckpt) + params)
+    assert res['dataset'] == 'hico-det' and res['bench'] == 'hico-det at hico_20160224_det (7 train images)'
+    if nb == 'label_quality':                                  # no student: the teachers' labels against the truth
+        for q in res['labels'].values():
+            assert (q['images'], q['precision'], q['recall']) == (8, 1.0, 1.0), q    # the labels are the truth
+        assert set(res['verbs']) <= set(hico_det().verbs), res['verbs']
+        return
     assert 'hico-det mAP (%), measured' in res['shown']['columns'], res['shown']['columns']
-    for setting, runs in res['runs'].items():
-        assert all(0 <= r['trained']['full'] <= 100 for r in runs), setting
+    if runs is not None: assert list(res['runs']) == runs
+    scores = fulls(res['runs']) + fulls(res.get('supervised', []))
+    assert scores and all(0 <= v <= 100 for v in scores), scores
     assert reading in text
+    assert 'HOI World' not in ' '.join(map(str, res['shown']['columns'] + res['readings']))
 
 # A script that runs `clhoi` with one function made to fail as a GPU does when its memory is full, on its Nth call.
 OOM = """
