@@ -5,7 +5,7 @@ from pathlib import Path
 
 import numpy as np
 
-from test_reproduction import ROOT, papermill, shown
+from test_reproduction import papermill, shown
 
 TERMS = ('ctx', 'i2t', 't2i', 'sr')
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from test_reproduction import ROOT, papermill, shown
+from test_reproduction import papermill, shown
 from clhoi.labels import coco_objects
 from clhoi.parsing import to_label_verb
 from clhoi.world import load_world, world_label_space
