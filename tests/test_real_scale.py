@@ -133,12 +133,14 @@ def test_reproduction_notebook_runs_on_a_release(setup, tmp_path, nb, extra, run
             'teachers': ['-y', f"teachers: {{BLIP-2: {gt}, InstructBLIP: {gt}}}"]}
     params = [x for e in extra for x in more.get(e, [e])]
     res, text = papermill(nb, tmp_path, release_params(d, root, ckpt) + params)
-    assert res['dataset'] == 'hico-det' and res['bench'] == 'hico-det at hico_20160224_det (7 train images)'
-    if nb == 'label_quality':                                  # no student: the teachers' labels against the truth
+    if nb == 'label_quality':                    # no model: the teachers' labels against the release's annotations
+        assert res['dataset'] == 'hico-det' and res['bench'] == 'hico-det at hico_20160224_det, train split (8)'
         for q in res['labels'].values():
             assert (q['images'], q['precision'], q['recall']) == (8, 1.0, 1.0), q    # the labels are the truth
+            assert (q['kept'], q['dropped']) == (7, 1), q
         assert set(res['verbs']) <= set(hico_det().verbs), res['verbs']
         return
+    assert res['dataset'] == 'hico-det' and res['bench'] == 'hico-det at hico_20160224_det (7 train images)'
     assert 'hico-det mAP (%), measured' in res['shown']['columns'], res['shown']['columns']
     if runs is not None: assert list(res['runs']) == runs
     scores = fulls(res['runs']) + fulls(res.get('supervised', []))
