@@ -212,9 +212,9 @@ def release_bench(dataset:str, root:str|Path, # a release on disk (`data.RELEASE
     base = student_config_for(det, enc, qformer)
     def config(stages:str='all', **kw) -> StudentConfig:
         return replace(base, icn=replace(base.icn, stages=stages), **kw)
+    def supervised(): return release_supervised_set(dataset, root, det, enc, progress, workers, known=data.items)
     return Bench(data, config, cache(lambda: release_test(dataset, root, det, enc, progress, workers)),
-                 cache(lambda: release_supervised_set(dataset, root, det, enc, progress, workers)),
-                 cache(lambda: release_truth(dataset, root)), Path(labels),
+                 cache(supervised), cache(lambda: release_truth(dataset, root)), Path(labels),
                  f"{dataset} at {Path(root).name} ({len(data)} train images)", f"{dataset} mAP (%), measured", dev)
 
 # %% ../nbs/22_experiments.ipynb #957958d0

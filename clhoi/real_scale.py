@@ -15,7 +15,7 @@ from PIL import Image
 from .core import ClhoiError, check_kind
 from .data import RELEASES, check_layout, hoi_arrays, load_hoi_file, save_hoi_file
 from .encoders import ClipEncoders
-from .features import FeatureCache
+from .features import FeatureCache, FrontEnd
 from .frontend import DetrDetector
 from .icn import IcnConfig
 from .label_cache import LabelCache, cache_lock, dataset_images, gt_image_pairs, make_record, read_labels
@@ -165,6 +165,7 @@ def release_supervised_set(dataset:str, # 'hico-det' (V-COCO's roles are not HOI
                            root:str|Path, # the release (`data.RELEASES` layout)
                            detector:DetrDetector, encoders:ClipEncoders, progress:bool=True,
                            workers:int=0, # threads decoding images ahead (`--num-workers`)
+                           known:list[FrontEnd]=(), # front ends already in memory (a `TrainingSet`'s), by file name
                           ) -> SupervisedSet:
     "A release's train split with its instance-level ground truth: front ends, annotated pairs, encoded prompts."
     if dataset != 'hico-det':
@@ -178,6 +179,9 @@ def release_supervised_set(dataset:str, # 'hico-det' (V-COCO's roles are not HOI
     boxes = torch.from_numpy(gt.boxes).float()                                                         # (NB, 4)
     truths = [PairTruth(boxes[gt.subject[a:b]], boxes[gt.object[a:b]], torch.from_numpy(hoi[a:b]).long())
               for a, b in zip(gt.hoi_start[:-1], gt.hoi_start[1:])]
-    items = FeatureCache(dataset, 'train', detector, encoders, crops=True, workers=workers).get(
-        [root / img_dir / name for name in gt.file_names], progress=progress)
+    held = {item.file_name: item for item in known}
+    missing = [root / img_dir / name for name in gt.file_names if name not in held]
+    held |= {item.file_name: item for item in FeatureCache(dataset, 'train', detector, encoders, crops=True,
+                                                          workers=workers).get(missing, progress=progress)}
+    items = [held[name] for name in gt.file_names]
     return SupervisedSet(items, truths, encoders.text(list(labels.prompts)).cpu(), labels)

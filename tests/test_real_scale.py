@@ -8,6 +8,7 @@ import pytest
 
 from cli_helpers import clhoi, one_line_error
 from reference_hico import ref_evaluate
+from clhoi.label_cache import read_labels
 from clhoi.labels import hico_det
 
 TINY_CLIP = dict(embed_dim=32, vision_cfg=dict(image_size=64, patch_size=16, width=64, layers=1, head_width=32),
@@ -27,6 +28,17 @@ def setup(tmp_path_factory):
     # The tiny teacher's captions are random words: labels that name actions come from the ground truth.
     gt_label_cache(root, d / 'labels.jsonl')
     return d, root, ckpt
+
+def half_cache(labels, out):
+    "A second label source unlike the first: the records of `labels`, every other image's pairs dropped (not captions)."
+    from clhoi.label_cache import LabelCache, make_record
+    if not out.exists():
+        settings = {'teacher': 'ground-truth, half the pairs'}
+        cache = LabelCache(out, for_writing=True).start(settings)
+        records = read_labels(labels, keep_no_action=True)
+        raw = [''.join(f'<{v}, {o}>' for v, o in r['pairs']) if i % 2 == 0 else '' for i, r in enumerate(records)]
+        cache.append([make_record(r['file_name'], r['caption'], a, settings) for r, a in zip(records, raw)])
+    return out
 
 def train_args(d, root, ckpt, out, *extra):
     return ('train', '--dataset', 'hico-det', '--root', root, '--labels', d / 'labels.jsonl',
@@ -127,20 +139,29 @@ def test_reproduction_notebook_runs_on_a_release(setup, tmp_path, nb, extra, run
     "A reproduction notebook with dataset='hico-det': the release's labels, checkpoints and test split."
     from test_reproduction import papermill
     d, root, ckpt = setup
-    # the ground-truth label cache stands in for every label source (the tiny teacher's captions name no action)
-    gt = str(d / 'labels.jsonl')
-    more = {'captions': ['-p', 'captions', gt],
-            'teachers': ['-y', f"teachers: {{BLIP-2: {gt}, InstructBLIP: {gt}}}"]}
+    # Ground-truth label caches stand in for the label sources (the tiny teacher's captions name no action): all the
+    # pairs for one source, every other image's for the other, so that a notebook mixing them up shows.
+    gt, half = str(d / 'labels.jsonl'), str(half_cache(d / 'labels.jsonl', d / 'half.jsonl'))
+    more = {'captions': ['-p', 'captions', half],
+            'teachers': ['-y', f"teachers: {{BLIP-2: {half}, InstructBLIP: {gt}}}"]}
     params = [x for e in extra for x in more.get(e, [e])]
+    kept = {p: len(read_labels(p)) for p in (gt, half)}        # images whose labels name an action (A.2)
+    assert kept[half] < kept[gt], kept
     res, text = papermill(nb, tmp_path, release_params(d, root, ckpt) + params)
     if nb == 'label_quality':                    # no model: the teachers' labels against the release's annotations
         assert res['dataset'] == 'hico-det' and res['bench'] == 'hico-det at hico_20160224_det, train split (8)'
-        for q in res['labels'].values():
-            assert (q['images'], q['precision'], q['recall']) == (8, 1.0, 1.0), q    # the labels are the truth
-            assert (q['kept'], q['dropped']) == (7, 1), q
+        pairs = [len(r['pairs']) for r in read_labels(gt, keep_no_action=True)]
+        expect = {'InstructBLIP': 1.0, 'BLIP-2': sum(pairs[::2]) / sum(pairs)}     # every other image's pairs
+        assert expect['BLIP-2'] < 1, pairs
+        for name, q in res['labels'].items():
+            assert (q['images'], q['precision'], q['recall']) == (8, 1.0, expect[name]), (name, q)
+            n = kept[half if name == 'BLIP-2' else gt]
+            assert (q['kept'], q['dropped']) == (n, 8 - n), (name, q)
         assert set(res['verbs']) <= set(hico_det().verbs), res['verbs']
         return
-    assert res['dataset'] == 'hico-det' and res['bench'] == 'hico-det at hico_20160224_det (7 train images)'
+    last = half if nb == 'weak_captions' else gt                # the bench of the last source trained is shown
+    assert res['dataset'] == 'hico-det', res['dataset']
+    assert res['bench'] == f'hico-det at hico_20160224_det ({kept[last]} train images)', res['bench']
     assert 'hico-det mAP (%), measured' in res['shown']['columns'], res['shown']['columns']
     if runs is not None: assert list(res['runs']) == runs
     scores = fulls(res['runs']) + fulls(res.get('supervised', []))
