@@ -10,7 +10,7 @@ from pathlib import Path
 
 from fastcore.script import anno_parser, Param
 
-from .core import ClhoiError, check_range, out_of_memory
+from .core import ClhoiError, check_range, get_device, out_of_memory
 
 # %% auto #0
 __all__ = ['COMMANDS', 'main', 'evaluate_command', 'predict_command', 'train_command', 'teach_command', 'merge_command',
@@ -191,7 +191,9 @@ def _check_targets(out:str, draw:str|None, checkpoint:str|None, paths:list[Path]
 
 def predict_command(checkpoint:Param('a student checkpoint, .safetensors written by clhoi.predict.save_student '
                                      '(default: the shipped World student)', str)=None,
-                    images:Param('image files or folders of images (only read)', str, nargs='+', required=True)=None,
+                    images:Param('image files or folders of images (only read)', str, nargs='*')=None,
+                    root:str=None, # instead of --images: a release's folder, whose --split annotation file lists them
+                    split:str='test', # with --root: test or train
                     out:str='predictions.json', # the prediction file to write
                     dataset:str=None, # whose classes: hico-det (default) or v-coco; a World student: world
                     draw:str=None, # also draw each image's best pairs into this folder (PNG)
@@ -206,11 +208,15 @@ def predict_command(checkpoint:Param('a student checkpoint, .safetensors written
     check_range('batch_size', batch_size, 1); check_range('pairs', pairs, 1); check_range('top_k', top_k, 0)
     check_range('num_workers', num_workers, 0)
     from clhoi.predict import Predictor, readable_images
-    paths, skipped = readable_images(images)
+    if bool(images) == bool(root): raise ClhoiError("give the images: --images FILES/FOLDERS or --root RELEASE, one")
+    from clhoi.label_cache import dataset_images
+    paths, skipped = (dataset_images(dataset or 'hico-det', split, root)[0], []) if root else readable_images(images)
     _check_targets(out, draw, checkpoint, paths, [p for p, _ in skipped])
     for path, why in skipped: print(f"clhoi predict: skipped {path}: {why}", file=sys.stderr)
     predictor = Predictor(checkpoint, device, top_k, dataset)
-    records = predictor.predict(paths, batch_size, progress=not quiet, workers=num_workers)
+    lower = f"run it again with a lower --batch-size (e.g. {max(1, batch_size // 2)})"
+    with out_of_memory(f"predicting batches of {batch_size} images", lower):
+        records = predictor.predict(paths, batch_size, progress=not quiet, workers=num_workers)
     from clhoi.data import save_hoi_file
     save_hoi_file(records, out, 'pred', predictor.labels)
     if draw: _draw_all(records, paths, predictor.labels, draw, pairs)
@@ -231,7 +237,9 @@ def _bench(dataset, root, labels, detector, clip, qformer, teacher, world, cfg, 
     "What the student trains on: HOI World's bench, or a release's (its train split only) (`22_experiments`)."
     from clhoi.experiments import release_bench, world_bench
     if dataset == 'world': return world_bench(world, teacher, cfg, progress)
-    return release_bench(dataset, root, labels, detector, clip, qformer, cfg, dev, progress, ('train',), workers)
+    with out_of_memory("computing the front end of one image (batches are halved down to one)",
+                       "run on a GPU with more memory, or with --device cpu; the images done stay in the cache"):
+        return release_bench(dataset, root, labels, detector, clip, qformer, cfg, dev, progress, ('train',), workers)
 
 def train_command(out:Param('the run folder: a checkpoint per epoch, then student.safetensors', str,
                             required=True)=None,
@@ -330,12 +338,15 @@ def teach_command(dataset:str='world', # world, hico-det, v-coco (or leave it an
         cache = LabelCache(out, for_writing=True)      # a file that is not a label cache is refused before any work
         every, captions = dataset_images('folder' if images else dataset, split, images or root)
         paths = shard_of(every, shard)
+        if world > 1 and Path(merged).exists():     # a torchrun job teaches into parts and makes `merged` once, whole
+            if {p.name for p in every} <= LabelCache(merged).done: print(f"{merged}: complete already"); return
+            raise ClhoiError(f"--out {merged}: holds an unfinished cache from a run without torchrun; finish it the "
+                             "same way, or give torchrun a new --out")
         oracle = teacher in ('world-captions', 'oracle')
         kw = {} if oracle else dict(device=device, dtype=dtype, batch_size=batch_size,
                                     generation=Generation(max_new_tokens=max_new_tokens))
-        if device in (None, 'cpu') and dtype == 'float16' and not oracle:
-            import torch
-            if not torch.cuda.is_available(): kw['dtype'] = 'float32'           # half precision is a GPU setting
+        if dtype == 'float16' and not oracle and get_device(device).type == 'cpu':
+            kw['dtype'] = 'float32'                                             # half precision is a GPU setting
         with out_of_memory(f"teaching batches of {batch_size} images", "run the same command with a lower "
                            f"--batch-size (e.g. {max(1, batch_size // 2)}): it resumes after the images in {out}"):
             cache = teach(make_teacher(teacher, captions, **kw), paths, cache, seed, limit, not quiet, num_workers)

@@ -51,7 +51,7 @@ def get_device(device=None, # "cpu", "cuda", "cuda:1" (or a torch.device), or No
     except (RuntimeError, TypeError):
         raise ClhoiError(f"--device {device!r}: not a device; use cpu, cuda or cuda:N") from None
     if dev.type == 'cuda' and not torch.cuda.is_available():
-        raise ClhoiError(f"device={str(device)!r} was asked for but torch sees no CUDA GPU here; use device='cpu'.")
+        raise ClhoiError(f"--device {device}: torch sees no CUDA GPU here; use --device cpu (device='cpu' from Python)")
     if dev.type == 'cuda' and dev.index is None and 'LOCAL_RANK' in os.environ:
         dev = torch.device('cuda', int(os.environ['LOCAL_RANK']))
     return dev

@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass
+from datetime import timedelta
 
 import torch
 import torch.distributed as dist
@@ -35,7 +36,7 @@ def init_distributed(device:str|None=None, # 'cuda' or 'cpu' (default: CUDA if a
         if int(os.environ.get('WORLD_SIZE', '1')) == 1: return Ranks()
         cuda = (device or ('cuda' if torch.cuda.is_available() else 'cpu')).startswith('cuda')
         if cuda: torch.cuda.set_device(int(os.environ.get('LOCAL_RANK', '0')))
-        dist.init_process_group('nccl' if cuda else 'gloo')
+        dist.init_process_group('nccl' if cuda else 'gloo', timeout=timedelta(hours=24))   # rank 0 may fill caches
     return Ranks(dist.get_rank(), dist.get_world_size(), int(os.environ.get('LOCAL_RANK', dist.get_rank())))
 
 # %% ../nbs/15b_distributed.ipynb #403e5c3a

@@ -102,8 +102,17 @@ class FeatureCache:
         todo = [im for im in images if not self.path(str(im)).exists()]
         for _, ims in tqdm(image_batches(todo, batch_size, self.workers), desc='front end',
                            total=-(-len(todo) // batch_size), disable=not progress or not todo):
-            self._write(self.compute(ims))
+            self._write(self._computed(ims))
         return [self.load(str(im)) for im in images]
+
+    def _computed(self, images:list) -> list[FrontEnd]:
+        "`compute`; on a GPU out of memory, the batch's halves in turn, down to one image (which then raises)."
+        try: return self.compute(images)
+        except torch.cuda.OutOfMemoryError:
+            if len(images) == 1: raise
+            torch.cuda.empty_cache()
+            half = len(images) // 2
+            return self._computed(images[:half]) + self._computed(images[half:])
 
     def load(self, file_name:str) -> FrontEnd:
         path = self.path(file_name)

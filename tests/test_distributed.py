@@ -85,3 +85,18 @@ def test_clhoi_teach_under_torchrun_equals_one_process(tmp_path):
                             '--out', str(tmp_path / 'two.jsonl'), '--shard', '1/2'], capture_output=True, text=True,
                            timeout=600)
     assert again.returncode != 0 and 'under torchrun each process teaches its own' in again.stderr
+    # the same job again: the merged cache is whole, nothing is taught or rewritten
+    before = (tmp_path / 'two.jsonl').read_bytes()
+    rerun = subprocess.run([*TORCHRUN, '--nproc_per_node', '2', '-m', 'clhoi', 'teach', *world,
+                            '--out', str(tmp_path / 'two.jsonl')], capture_output=True, text=True, timeout=600)
+    assert rerun.returncode == 0 and 'two.jsonl: complete already' in rerun.stdout, rerun.stderr[-3000:]
+    assert (tmp_path / 'two.jsonl').read_bytes() == before
+    # an unfinished one-process cache is not torchrun's to merge into: refused, untouched
+    cut = subprocess.run([*CLHOI, 'teach', *world, '--out', str(tmp_path / 'cut.jsonl'), '--limit', '5'],
+                         capture_output=True, text=True, timeout=600)
+    assert cut.returncode == 0, cut.stderr
+    before = (tmp_path / 'cut.jsonl').read_bytes()
+    mixed = subprocess.run([*TORCHRUN, '--nproc_per_node', '2', '-m', 'clhoi', 'teach', *world,
+                            '--out', str(tmp_path / 'cut.jsonl')], capture_output=True, text=True, timeout=600)
+    assert mixed.returncode != 0 and 'unfinished cache from a run without torchrun' in mixed.stderr, mixed.stderr
+    assert (tmp_path / 'cut.jsonl').read_bytes() == before and not list(tmp_path.glob('cut.jsonl.part*'))

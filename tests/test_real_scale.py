@@ -2,7 +2,7 @@
 checkpoints in the hub layouts (InstructBLIP, DETR, open_clip), through `clhoi teach` -> `clhoi train` ->
 `clhoi predict` -> `clhoi evaluate`, as a user runs them. The numbers mean nothing; the test proves the path runs,
 each file it writes is valid, the score agrees with an independent evaluator, and a wrong setup fails in one line."""
-import json
+import json, shutil
 
 import pytest
 
@@ -83,6 +83,19 @@ def test_teach_train_predict_evaluate(setup):
     for key in ('full', 'rare', 'non_rare'):
         if ours[key] is None: assert ref[key] != ref[key], key                  # NaN: no ground truth in that split
         else: assert abs(ours[key] / 100 - ref[key]) < 1e-6, (key, ours[key], ref[key])
+    # predict --root: the images the test annotation file lists, which need not be the whole folder (HICO-DET's
+    # test_hico.json may leave out images without pairs); here a copy of the release whose file lists three of four
+    part = d / 'three'
+    shutil.copytree(root, part)
+    gt = json.loads((root / 'annotations' / 'test_hico.json').read_text())
+    (part / 'annotations' / 'test_hico.json').write_text(json.dumps(gt[:3]))
+    r = clhoi('predict', '--checkpoint', d / 'run' / 'student.safetensors', '--root', part, '--out', d / 'preds-3.json',
+              '--device', 'cpu', '--quiet', timeout=600)
+    assert r.returncode == 0, r.stderr
+    assert [p['file_name'] for p in json.loads((d / 'preds-3.json').read_text())] == [g['file_name'] for g in gt[:3]]
+    evaluate = ('evaluate', '--dataset', 'hico-det', '--gt', part / 'annotations' / 'test_hico.json', '--pred')
+    assert clhoi(*evaluate, d / 'preds-3.json').returncode == 0
+    one_line_error(clhoi(*evaluate, d / 'preds.json'), '1 image(s) are not in')     # the whole folder's predictions
 
 def test_a_wrong_root_names_the_missing_file_and_its_source(setup, tmp_path):
     d, root, ckpt = setup
