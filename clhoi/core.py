@@ -12,7 +12,7 @@ from pathlib import Path
 __all__ = ['ClhoiError', 'set_seed', 'seeded', 'get_device', 'cache_dir', 'check_range', 'parse_json', 'read_json',
            'current_umask', 'atomic_write', 'file_sha256', 'weights_fingerprint', 'LockedError', 'exclusive_lock',
            'MissingCheckpointError', 'is_offline', 'in_hub_cache', 'missing_checkpoint_message', 'checkpoint_kind',
-           'check_kind', 'load_checkpoint', 'out_of_memory', 'image_batches']
+           'check_kind', 'load_checkpoint', 'out_of_memory', 'open_image', 'image_batches']
 
 # %% ../nbs/00_core.ipynb #a9711fab
 class ClhoiError(Exception):
@@ -284,7 +284,9 @@ def out_of_memory(doing:str, # what ran out ('teaching batches of 8 images')
         raise ClhoiError(f"out of memory {doing} ({str(e).splitlines()[0][:80] or type(e).__name__}): {then}") from None
 
 # %% ../nbs/00_core.ipynb #cd6e089d
-def _decode(path):
+def open_image(path:str|Path, # an image file
+              ): # an RGB PIL image, its `filename` the path
+    "The image at `path`, decoded to RGB; an unreadable file is one `ClhoiError` naming it."
     from PIL import Image, UnidentifiedImageError
     try:
         with Image.open(path) as f: im = f.convert('RGB')
@@ -293,19 +295,21 @@ def _decode(path):
     im.filename = str(path)
     return im
 
+# %% ../nbs/00_core.ipynb #b6dc94dc
 def image_batches(paths:list, # image paths, in order
                   batch_size:int, # images per batch
                   workers:int=0, # decoding threads (`--num-workers`); 0: decode each batch when it is asked for
+                  decode:bool=True, # False: yield the paths in place of the images
                  ): # yields (paths, RGB PIL images) per batch
     "Batches of decoded images, in order; with workers > 0 the next two batches decode while the caller works."
     chunks = [list(paths[i:i + batch_size]) for i in range(0, len(paths), batch_size)]
-    if workers <= 0:
-        for chunk in chunks: yield chunk, [_decode(p) for p in chunk]
+    if workers <= 0 or not decode:
+        for chunk in chunks: yield chunk, ([open_image(p) for p in chunk] if decode else chunk)
         return
     from concurrent.futures import ThreadPoolExecutor
     with ThreadPoolExecutor(workers) as pool:
-        ahead = [pool.map(_decode, chunk) for chunk in chunks[:2]]     # this batch and the next, in flight
+        ahead = [pool.map(open_image, chunk) for chunk in chunks[:2]]     # this batch and the next, in flight
         for i, chunk in enumerate(chunks):
             images = list(ahead[i])
-            if i + 2 < len(chunks): ahead.append(pool.map(_decode, chunks[i + 2]))
+            if i + 2 < len(chunks): ahead.append(pool.map(open_image, chunks[i + 2]))
             yield chunk, images

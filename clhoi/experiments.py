@@ -25,13 +25,14 @@ from .frontend import DetrDetector
 from .losses import distillation_loss
 from .labels import label_space
 from .model import Student, StudentConfig
-from .real_scale import check_checkpoints, release_supervised_set, release_training_set, student_config_for
+from .real_scale import (check_checkpoints, check_labels, release_supervised_set, release_training_set,
+                               student_config_for)
 from .train import TrainConfig, TrainingSet, predict_items, train, world_training_set
 from .world_config import WorldConfig
 
 # %% auto #0
 __all__ = ['PAPER', 'TestSplit', 'world_test', 'evaluate_world', 'run_seeds', 'mean_std', 'paper_table', 'release_test',
-           'release_truth', 'Bench', 'world_bench', 'release_bench', 'smoke_test', 'save_results']
+           'release_truth', 'Bench', 'world_bench', 'release_bench', 'make_bench', 'smoke_test', 'save_results']
 
 # %% ../nbs/22_experiments.ipynb #85f1b30b
 PAPER = {
@@ -202,10 +203,7 @@ def release_bench(dataset:str, root:str|Path, # a release on disk (`data.RELEASE
     "A release on disk: its teacher labels, DETR and CLIP, scored on its test split (HICO-DET protocol)."
     check_layout(dataset, root, splits)                    # before any model loads: the release, the labels, ...
     if 'test' in splits: _scored_here(dataset)            # ... a test split it can score, the checkpoints' kinds
-    if labels is None or not Path(labels).is_file():
-        raise ClhoiError(f"labels {labels}: no label cache there; write it with clhoi teach --dataset {dataset} "
-                         f"--root {root} --split train --out FILE, and give that FILE")
-    check_checkpoints(detector, clip, qformer)
+    check_labels(dataset, root, labels); check_checkpoints(detector, clip, qformer)
     dev = get_device(device)
     det, enc = DetrDetector(detector, device=dev), ClipEncoders(clip, dev)
     data = release_training_set(dataset, root, labels, det, enc, cfg, progress, workers)
@@ -216,6 +214,21 @@ def release_bench(dataset:str, root:str|Path, # a release on disk (`data.RELEASE
     return Bench(data, config, cache(lambda: release_test(dataset, root, det, enc, progress, workers)),
                  cache(supervised), cache(lambda: release_truth(dataset, root)), Path(labels),
                  f"{dataset} at {Path(root).name} ({len(data)} train images)", f"{dataset} mAP (%), measured", dev)
+
+# %% ../nbs/22_experiments.ipynb #1ae8e2b1
+def make_bench(dataset:str, # 'world', or a release on disk: 'hico-det'
+               source:str|Path, # World: its teacher ('world-instructblip', ...); a release: its label cache
+               cfg:TrainConfig=TrainConfig(), world:WorldConfig|None=None, # the World (default `WorldConfig()`)
+               root:str|Path|None=None, # the release's folder
+               detector:str='facebook/detr-resnet-50', clip:str='RN50', qformer:str='Salesforce/blip2-opt-2.7b',
+               device=None, progress:bool=True) -> Bench:
+    "A reproduction notebook's bench from its parameters: `world_bench` or `release_bench`."
+    if dataset != 'world':
+        return release_bench(dataset, root, source, detector, clip, qformer, cfg, device, progress)
+    if root is not None:
+        raise ClhoiError(f"root={str(root)!r} is given but dataset='world'; to run on the release, also give "
+                         "dataset='hico-det' (-p dataset hico-det)")
+    return world_bench(world, source, cfg, progress)
 
 # %% ../nbs/22_experiments.ipynb #957958d0
 def smoke_test() -> bool:

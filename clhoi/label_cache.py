@@ -218,8 +218,7 @@ def teach(teacher:Teacher, # any teacher
     todo = [p for p in images if Path(p).name not in cache.done][:limit]
     batch_size = max(1, teacher.batch_size)
     with tqdm(total=len(todo), desc=f"teaching ({teacher.name})", disable=not progress) as bar:
-        chunks = ((todo[i:i + batch_size],) * 2 for i in range(0, len(todo), batch_size))    # paths only
-        for batch, ims in (image_batches(todo, batch_size, workers) if teacher.needs_pixels else chunks):
+        for batch, ims in image_batches(todo, batch_size, workers, decode=teacher.needs_pixels):
             caps = teacher.caption(ims)
             raws = teacher.parse_raw(caps)
             cache.append([make_record(Path(p).name, c, r, teacher.settings, seed)

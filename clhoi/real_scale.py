@@ -26,7 +26,7 @@ from .train import TrainConfig, TrainingSet, training_set
 from .vlt import VltConfig
 
 # %% auto #0
-__all__ = ['mini_release', 'student_config_for', 'check_checkpoints', 'release_training_set', 'gt_label_cache',
+__all__ = ['mini_release', 'student_config_for', 'check_checkpoints', 'check_labels', 'release_training_set', 'gt_label_cache',
            'release_supervised_set']
 
 # %% ../nbs/17_real_scale.ipynb #ad53b1b8
@@ -114,6 +114,16 @@ def check_checkpoints(detector:str, clip:str, qformer:str) -> None:
     check_kind(qformer, 'BLIP-2 Q-Former', ('blip-2', 'instructblip'))
 
 # %% ../nbs/17_real_scale.ipynb #da018419
+def check_labels(dataset:str, root:str|Path, # the release
+                 labels:str|Path|None, # its train split's label cache
+                ) -> Path:
+    "The label cache's path; if there is none, one line naming the `clhoi teach` command that writes it."
+    if labels is None or not Path(labels).is_file():
+        raise ClhoiError(f"--labels {labels}: no label cache there; write it with clhoi teach --dataset {dataset} "
+                         f"--root {root} --split train --out {labels or 'FILE'}")
+    return Path(labels)
+
+# %% ../nbs/17_real_scale.ipynb #ab08b0f5
 def release_training_set(dataset:str, # 'hico-det' or 'v-coco'
                          root:str|Path, # the release (`data.RELEASES` layout)
                          labels:str|Path, # the label cache `clhoi teach` wrote for its train split
@@ -122,10 +132,7 @@ def release_training_set(dataset:str, # 'hico-det' or 'v-coco'
                          workers:int=0, # threads decoding images ahead (`--num-workers`)
                         ) -> TrainingSet:
     "A release's train split: teacher labels, cached front ends, images without an action verb dropped."
-    root = check_layout(dataset, root, ('train',))
-    if not Path(labels).is_file():
-        raise ClhoiError(f"--labels {labels}: not found; write it with clhoi teach --dataset {dataset} --root {root} "
-                         f"--split train --out {labels}")
+    root, labels = check_layout(dataset, root, ('train',)), check_labels(dataset, root, labels)
     paths, _ = dataset_images(dataset, 'train', root)
     records = read_labels(labels, keep_no_action=True)
     if not any(r['has_action'] for r in records):

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from .core import ClhoiError, get_device, load_checkpoint, read_json, seeded
+from .core import ClhoiError, get_device, load_checkpoint, open_image, read_json, seeded
 from .parsing import parse_pairs
 from .world_models import world_model_dir
 
@@ -55,10 +55,7 @@ class Teacher:
         "What the cache records with every answer, so that a changed teacher never mixes with an old cache."
         return {'teacher': self.name, 'caption_prompt': self.caption_prompt, 'parse_prompt': self.parse_prompt}
 
-def _open(im) -> Image.Image:
-    if isinstance(im, Image.Image): return im.convert('RGB')
-    try: return Image.open(im).convert('RGB')
-    except (OSError, ValueError) as e: raise ClhoiError(f"{im}: cannot read the image ({e})") from None
+def _open(im) -> Image.Image: return im.convert('RGB') if isinstance(im, Image.Image) else open_image(im)
 
 # %% ../nbs/10_teacher.ipynb #49033bab
 _DTYPES = ('float32', 'float16', 'bfloat16')   # names of torch dtypes: torch is imported when a model loads

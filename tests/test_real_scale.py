@@ -180,7 +180,7 @@ def test_reproduction_notebook_runs_on_a_release(setup, tmp_path, nb, extra, run
     scores = fulls(res['runs']) + fulls(res.get('supervised', []))
     assert scores and all(0 <= v <= 100 for v in scores), scores
     assert reading in text
-    assert 'HOI World' not in ' '.join(map(str, res['shown']['columns'] + res['readings']))
+    assert 'World' not in ' '.join(map(str, res['shown']['columns'] + res['readings']))
 
 # A script that runs `clhoi` with one function made to fail as a GPU does when its memory is full, on its Nth call.
 OOM = """
