@@ -300,7 +300,7 @@ def train_command(out:Param('the run folder: a checkpoint per epoch, then studen
     save_student(student, folder / 'student.safetensors')
     said = (f"{folder / 'student.safetensors'}: {len(bench.data)} images ({bench.data.dropped} without an action verb "
             "dropped), "
-            f"{len(history)} epochs, final loss {history[-1]['total']:.4f}")
+            f"{len(history)} epoch{'s' * (len(history) != 1)}, final loss {history[-1]['total']:.4f}")
     if dataset != 'world':
         print(f"{said}; score it with clhoi predict, then clhoi evaluate --dataset {dataset}"); return
     res = bench.evaluate(student)

@@ -59,7 +59,7 @@ def test_teach_train_predict_evaluate(setup):
     # train: one epoch, two steps of 4 images, on the DETR + CLIP + Q-Former folders, in mixed precision
     r = clhoi(*train_args(d, root, ckpt, d / 'run', '--dtype', 'bfloat16', '--num-workers', 2), timeout=900)
     assert r.returncode == 0, r.stderr
-    assert 'score it with clhoi predict' in r.stdout, r.stdout
+    assert '1 epoch, final loss' in r.stdout and 'score it with clhoi predict' in r.stdout, r.stdout
     assert (d / 'run' / 'student.safetensors').is_file() and (d / 'run' / 'epoch-1.safetensors').is_file()
     # predict: the test split's images, with the saved student alone (it names its checkpoints)
     r = clhoi('predict', '--checkpoint', d / 'run' / 'student.safetensors', '--images', root / 'images' / 'test2015',
