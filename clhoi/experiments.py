@@ -32,7 +32,8 @@ from .world_config import WorldConfig
 
 # %% auto #0
 __all__ = ['PAPER', 'TestSplit', 'world_test', 'evaluate_world', 'run_seeds', 'mean_std', 'paper_table', 'release_test',
-           'release_truth', 'Bench', 'world_bench', 'release_bench', 'make_bench', 'smoke_test', 'save_results']
+           'release_truth', 'Bench', 'world_bench', 'release_bench', 'check_root', 'make_bench', 'smoke_test',
+           'save_results']
 
 # %% ../nbs/22_experiments.ipynb #85f1b30b
 PAPER = {
@@ -216,6 +217,15 @@ def release_bench(dataset:str, root:str|Path, # a release on disk (`data.RELEASE
                  f"{dataset} at {Path(root).name} ({len(data)} train images)", f"{dataset} mAP (%), measured", dev)
 
 # %% ../nbs/22_experiments.ipynb #1ae8e2b1
+def check_root(dataset:str, # the notebook's `dataset` parameter
+               root:str|Path|None, # its `root` parameter
+              ) -> None:
+    "One line if a release's `root` comes with `dataset='world'`."
+    if dataset == 'world' and root is not None:
+        raise ClhoiError(f"root={str(root)!r} is given but dataset='world'; to run on the release, also give "
+                         "dataset='hico-det' (-p dataset hico-det)")
+
+# %% ../nbs/22_experiments.ipynb #763ffac0
 def make_bench(dataset:str, # 'world', or a release on disk: 'hico-det'
                source:str|Path, # World: its teacher ('world-instructblip', ...); a release: its label cache
                cfg:TrainConfig=TrainConfig(), world:WorldConfig|None=None, # the World (default `WorldConfig()`)
@@ -223,11 +233,9 @@ def make_bench(dataset:str, # 'world', or a release on disk: 'hico-det'
                detector:str='facebook/detr-resnet-50', clip:str='RN50', qformer:str='Salesforce/blip2-opt-2.7b',
                device=None, progress:bool=True) -> Bench:
     "A reproduction notebook's bench from its parameters: `world_bench` or `release_bench`."
+    check_root(dataset, root)
     if dataset != 'world':
         return release_bench(dataset, root, source, detector, clip, qformer, cfg, device, progress)
-    if root is not None:
-        raise ClhoiError(f"root={str(root)!r} is given but dataset='world'; to run on the release, also give "
-                         "dataset='hico-det' (-p dataset hico-det)")
     return world_bench(world, source, cfg, progress)
 
 # %% ../nbs/22_experiments.ipynb #957958d0

@@ -182,6 +182,19 @@ def test_reproduction_notebook_runs_on_a_release(setup, tmp_path, nb, extra, run
     assert reading in text
     assert 'World' not in ' '.join(map(str, res['shown']['columns'] + res['readings']))
 
+@pytest.mark.parametrize('nb', ['label_quality', 'ablation_chain'])
+def test_a_release_root_without_its_dataset_is_refused(setup, tmp_path, nb):
+    "`-p root R` without `-p dataset hico-det`: the notebook stops in one line, not quietly running the World."
+    import subprocess, sys
+    from test_reproduction import ROOT
+    d, root, _ = setup
+    r = subprocess.run([sys.executable, '-m', 'papermill', f'nbs/{nb}.ipynb', str(tmp_path / 'out.ipynb'),
+                        '-p', 'root', str(root), '-p', 'out', str(tmp_path)],
+                       cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert r.returncode != 0, r.stderr[-2000:]
+    assert f"root={str(root)!r} is given but dataset='world'" in r.stderr, r.stderr[-2000:]
+    assert not (tmp_path / 'results.json').exists()
+
 # A script that runs `clhoi` with one function made to fail as a GPU does when its memory is full, on its Nth call.
 OOM = """
 import os, sys
